@@ -1,0 +1,43 @@
+// What every capability receives: settings, the database, the hot store, a logger, and a
+// shutdown list. Plain functions take the parts they need; route plugins take the whole.
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from './config.js';
+import type { Database, Db } from './db/client.js';
+import type { HotStore } from './store/hot-store.js';
+
+export interface Lifecycle {
+  /** Registers a step for shutdown; steps run in reverse order (last opened, first closed). */
+  onShutdown(name: string, step: () => Promise<void> | void): void;
+  shutdown(): Promise<void>;
+}
+
+export interface AppContext {
+  config: Config;
+  database: Database;
+  db: Db;
+  store: HotStore;
+  log: FastifyBaseLogger;
+  lifecycle: Lifecycle;
+}
+
+export function createLifecycle(log: FastifyBaseLogger): Lifecycle {
+  const steps: { name: string; step: () => Promise<void> | void }[] = [];
+  let done: Promise<void> | undefined;
+  return {
+    onShutdown(name, step) {
+      steps.push({ name, step });
+    },
+    shutdown() {
+      done ??= (async () => {
+        for (const { name, step } of [...steps].reverse()) {
+          try {
+            await step();
+          } catch (err) {
+            log.error({ err, step: name }, 'shutdown step failed');
+          }
+        }
+      })();
+      return done;
+    },
+  };
+}

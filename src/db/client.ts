@@ -1,0 +1,89 @@
+// The database handle shared by every capability: real Postgres (pg pool) or, when no
+// DATABASE_URL is set, embedded Postgres (PGlite). Both are drizzle PgDatabase over the same
+// schema, so every query is written once; `kind` lets a fast path (COPY) pick its driver.
+import { mkdirSync } from 'node:fs';
+import type { SQL } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import pg from 'pg';
+import * as schema from './schema.js';
+
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export interface Database {
+  readonly kind: 'postgres' | 'embedded';
+  readonly db: Db;
+  /** Present for real Postgres only: the pool, for COPY and LISTEN-style work. */
+  readonly pool?: pg.Pool;
+  /** Where the data lives, for the start-up log (never includes a password). */
+  readonly describe: string;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Runs a raw SQL statement and returns its rows, identically on both drivers. */
+export async function rows<T = Record<string, unknown>>(db: Db, query: SQL): Promise<T[]> {
+  const result = (await db.execute(query)) as unknown as { rows: T[] };
+  return result.rows;
+}
+
+export interface PostgresOptions {
+  url: string;
+  poolMax?: number;
+  onError?: (err: Error) => void;
+}
+
+export function openPostgres({ url, poolMax = 10, onError }: PostgresOptions): Database {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolMax,
+    // A dead Postgres must fail a flush quickly (the click writer retries), not hang it.
+    connectionTimeoutMillis: 3000,
+    idleTimeoutMillis: 30000,
+    keepAlive: true,
+  });
+  // An idle client losing its connection emits here; unhandled, it would crash the process.
+  pool.on('error', (err) => onError?.(err));
+  const db = drizzlePg(pool, { schema }) as unknown as Db;
+  const u = new URL(url);
+  return {
+    kind: 'postgres',
+    db,
+    pool,
+    describe: `postgres ${u.hostname}:${u.port || 5432}${u.pathname}`,
+    async ping() {
+      await pool.query('select 1');
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+export interface EmbeddedOptions {
+  /** A directory for the data, or undefined for an in-memory database (tests). */
+  dataDir?: string;
+}
+
+export async function openEmbedded({ dataDir }: EmbeddedOptions): Promise<Database> {
+  // Loaded lazily: the WASM build is only paid for when it is used.
+  const [{ PGlite }, { drizzle: drizzlePglite }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('drizzle-orm/pglite'),
+  ]);
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const client = new PGlite(dataDir);
+  await client.waitReady;
+  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  return {
+    kind: 'embedded',
+    db,
+    describe: dataDir ? `embedded postgres (PGlite) in ${dataDir}` : 'embedded postgres (PGlite) in memory',
+    async ping() {
+      await client.query('select 1');
+    },
+    async close() {
+      if (!client.closed) await client.close();
+    },
+  };
+}

@@ -1,0 +1,323 @@
+// The one drizzle schema: every table Tracklane keeps. Migrations under migrations/ are generated
+// from this file by drizzle-kit (npm run db:generate -- --name what_changed).
+import {
+  bigint,
+  bigserial,
+  boolean,
+  char,
+  index,
+  integer,
+  jsonb,
+  numeric,
+  pgTable,
+  serial,
+  smallint,
+  text,
+  timestamp,
+  uniqueIndex,
+  varchar,
+} from 'drizzle-orm/pg-core';
+
+const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+/** Money is NUMERIC end to end (never a float): strings in JS, exact sums in SQL. */
+const money = (name: string) => numeric(name, { precision: 18, scale: 6 });
+
+/** Columns every managed entity shares: status for archive-instead-of-delete, version for ETags. */
+const managed = {
+  status: text('status').notNull().default('active'),
+  version: integer('version').notNull().default(1),
+  createdAt: tstz('created_at').notNull().defaultNow(),
+  updatedAt: tstz('updated_at').notNull().defaultNow(),
+};
+
+// ---------------------------------------------------------------- access
+
+export const apiKeys = pgTable('api_keys', {
+  id: serial('id').primaryKey(),
+  name: text('name').notNull(),
+  /** sha256 of the key, hex; the key itself is shown once and never stored. */
+  keyHash: char('key_hash', { length: 64 }).notNull().unique(),
+  /** First characters of the key, so a user can tell keys apart in `apikey list`. */
+  keyPrefix: varchar('key_prefix', { length: 16 }).notNull(),
+  createdAt: tstz('created_at').notNull().defaultNow(),
+  lastUsedAt: tstz('last_used_at'),
+  revokedAt: tstz('revoked_at'),
+});
+
+// ---------------------------------------------------------------- campaign model
+
+export type TrafficSourceParamRole = 'campaign' | 'adset' | 'ad' | 'placement' | 'cost' | 'externalId' | 'custom';
+export interface TrafficSourceParam {
+  name: string;
+  token: string;
+  role: TrafficSourceParamRole;
+}
+
+export const trafficSources = pgTable('traffic_sources', {
+  id: serial('id').primaryKey(),
+  name: text('name').notNull(),
+  params: jsonb('params').$type<TrafficSourceParam[]>().notNull().default([]),
+  postbackUrl: text('postback_url'),
+  postbackStatuses: jsonb('postback_statuses').$type<string[]>().notNull().default(['approved']),
+  ...managed,
+});
+
+export const affiliateNetworks = pgTable('affiliate_networks', {
+  id: serial('id').primaryKey(),
+  name: text('name').notNull(),
+  postbackSecret: text('postback_secret'),
+  allowedIps: jsonb('allowed_ips').$type<string[]>().notNull().default([]),
+  statusMap: jsonb('status_map').$type<Record<string, 'approved' | 'pending' | 'declined'>>().notNull().default({}),
+  clickIdToken: text('click_id_token'),
+  ...managed,
+});
+
+export const offers = pgTable('offers', {
+  id: serial('id').primaryKey(),
+  name: text('name').notNull(),
+  url: text('url').notNull(),
+  payout: money('payout').notNull().default('0'),
+  currency: char('currency', { length: 3 }).notNull(),
+  affiliateNetworkId: integer('affiliate_network_id').references(() => affiliateNetworks.id),
+  attributionWindowDays: integer('attribution_window_days').notNull().default(30),
+  allowDuplicates: boolean('allow_duplicates').notNull().default(false),
+  ...managed,
+});
+
+export const landers = pgTable('landers', {
+  id: serial('id').primaryKey(),
+  name: text('name').notNull(),
+  url: text('url').notNull(),
+  offerCount: integer('offer_count').notNull().default(1),
+  ...managed,
+});
+
+export interface FlowWeighted {
+  id: number;
+  weight?: number;
+}
+export interface FlowPath {
+  name?: string;
+  weight?: number;
+  landers?: FlowWeighted[];
+  offers: FlowWeighted[];
+}
+export interface FlowRule {
+  name?: string;
+  when: {
+    country?: string[];
+    device?: string[];
+    os?: string[];
+    browser?: string[];
+    language?: string[];
+    param?: Record<string, string[]>;
+  };
+  paths: FlowPath[];
+}
+export interface Flow {
+  rules: FlowRule[];
+  paths: FlowPath[];
+}
+
+export const campaigns = pgTable('campaigns', {
+  id: serial('id').primaryKey(),
+  key: varchar('key', { length: 32 }).notNull().unique(),
+  name: text('name').notNull(),
+  trafficSourceId: integer('traffic_source_id')
+    .notNull()
+    .references(() => trafficSources.id),
+  costModel: text('cost_model').notNull().default('none'),
+  costValue: money('cost_value'),
+  flow: jsonb('flow').$type<Flow>().notNull(),
+  fallbackUrl: text('fallback_url'),
+  redirectMode: text('redirect_mode').notNull().default('302'),
+  forwardPostbacks: boolean('forward_postbacks').notNull().default(true),
+  ...managed,
+});
+
+export const currencyRates = pgTable('currency_rates', {
+  currency: char('currency', { length: 3 }).primaryKey(),
+  /** How many units of ACCOUNT_CURRENCY one unit of `currency` is worth. */
+  rate: numeric('rate', { precision: 24, scale: 12 }).notNull(),
+  updatedAt: tstz('updated_at').notNull().defaultNow(),
+});
+
+// ---------------------------------------------------------------- tracking
+
+/**
+ * One row per visit to a campaign link. Written in batches by the click writer, never updated
+ * on the hot path. The click ID is time-ordered, so the primary key index stays append-mostly;
+ * BRIN on visited_at lets a date range skip the rest of the table.
+ */
+export const visits = pgTable(
+  'visits',
+  {
+    clickId: varchar('click_id', { length: 24 }).primaryKey(),
+    visitedAt: tstz('visited_at').notNull(),
+    campaignId: integer('campaign_id').notNull(),
+    trafficSourceId: integer('traffic_source_id').notNull(),
+    /** Which flow branch served it: rule index (-1 = default paths) and path index within it. */
+    ruleIndex: smallint('rule_index').notNull().default(-1),
+    pathIndex: smallint('path_index').notNull().default(0),
+    pathName: text('path_name'),
+    landerId: integer('lander_id'),
+    offerId: integer('offer_id'),
+    affiliateNetworkId: integer('affiliate_network_id'),
+    // traffic-source params by role
+    tsCampaign: text('ts_campaign'),
+    tsAdset: text('ts_adset'),
+    tsAd: text('ts_ad'),
+    tsPlacement: text('ts_placement'),
+    externalId: text('external_id'),
+    /** Every query parameter of the visit, by name (the `var:NAME` dimension). */
+    params: jsonb('params').$type<Record<string, string>>().notNull().default({}),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+    device: text('device'),
+    os: text('os'),
+    osVersion: text('os_version'),
+    browser: text('browser'),
+    browserVersion: text('browser_version'),
+    country: char('country', { length: 2 }),
+    language: varchar('language', { length: 8 }),
+    referrerDomain: text('referrer_domain'),
+    isBot: boolean('is_bot').notNull().default(false),
+    isUnique: boolean('is_unique').notNull().default(false),
+    cost: money('cost').notNull().default('0'),
+  },
+  (t) => [
+    index('visits_visited_at_brin').using('brin', t.visitedAt),
+    index('visits_campaign_visited_at_idx').on(t.campaignId, t.visitedAt),
+  ],
+);
+
+/** Lander click-throughs (`/cta`): one row per visit and CTA slot; the first one counts as the visit's click. */
+export const landerClicks = pgTable(
+  'lander_clicks',
+  {
+    clickId: varchar('click_id', { length: 24 }).notNull(),
+    slot: smallint('slot').notNull().default(1),
+    clickedAt: tstz('clicked_at').notNull(),
+    visitedAt: tstz('visited_at').notNull(),
+    offerId: integer('offer_id'),
+    campaignId: integer('campaign_id').notNull(),
+  },
+  (t) => [
+    uniqueIndex('lander_clicks_click_slot_uq').on(t.clickId, t.slot),
+    index('lander_clicks_clicked_at_brin').using('brin', t.clickedAt),
+  ],
+);
+
+// ---------------------------------------------------------------- attribution
+
+export type ConversionStatus = 'approved' | 'pending' | 'declined';
+
+/**
+ * A conversion copies its visit's dimensions, so reports in either registration-time mode
+ * (visit time or postback time) need no join to visits.
+ */
+export const conversions = pgTable(
+  'conversions',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    clickId: varchar('click_id', { length: 24 }).notNull(),
+    type: varchar('type', { length: 64 }).notNull().default('conversion'),
+    /** '' when the network sent none, so the unique index also catches plain repeats. */
+    txid: varchar('txid', { length: 128 }).notNull().default(''),
+    status: text('status').$type<ConversionStatus>().notNull(),
+    /** In ACCOUNT_CURRENCY. */
+    payout: money('payout').notNull(),
+    originalPayout: money('original_payout').notNull(),
+    originalCurrency: char('original_currency', { length: 3 }).notNull(),
+    /** Cost booked at conversion time (cpa / revshare campaigns), in ACCOUNT_CURRENCY. */
+    cost: money('cost').notNull().default('0'),
+    visitedAt: tstz('visited_at').notNull(),
+    convertedAt: tstz('converted_at').notNull(),
+    updatedAt: tstz('updated_at').notNull().defaultNow(),
+    campaignId: integer('campaign_id').notNull(),
+    trafficSourceId: integer('traffic_source_id').notNull(),
+    offerId: integer('offer_id'),
+    landerId: integer('lander_id'),
+    affiliateNetworkId: integer('affiliate_network_id'),
+    ruleIndex: smallint('rule_index').notNull().default(-1),
+    pathIndex: smallint('path_index').notNull().default(0),
+    pathName: text('path_name'),
+    country: char('country', { length: 2 }),
+    device: text('device'),
+    os: text('os'),
+    browser: text('browser'),
+    language: varchar('language', { length: 8 }),
+    isBot: boolean('is_bot').notNull().default(false),
+    tsCampaign: text('ts_campaign'),
+    tsAdset: text('ts_adset'),
+    tsAd: text('ts_ad'),
+    tsPlacement: text('ts_placement'),
+    externalId: text('external_id'),
+    params: jsonb('params').$type<Record<string, string>>().notNull().default({}),
+    /** The postback's own parameters, as received. */
+    postbackParams: jsonb('postback_params').$type<Record<string, string>>().notNull().default({}),
+  },
+  (t) => [
+    uniqueIndex('conversions_click_type_txid_uq').on(t.clickId, t.type, t.txid),
+    index('conversions_converted_at_idx').on(t.convertedAt),
+    index('conversions_visited_at_idx').on(t.visitedAt),
+  ],
+);
+
+export const conversionStatusHistory = pgTable(
+  'conversion_status_history',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    conversionId: bigint('conversion_id', { mode: 'number' })
+      .notNull()
+      .references(() => conversions.id),
+    status: text('status').$type<ConversionStatus>().notNull(),
+    payout: money('payout').notNull(),
+    changedAt: tstz('changed_at').notNull().defaultNow(),
+  },
+  (t) => [index('conversion_status_history_conversion_idx').on(t.conversionId)],
+);
+
+/**
+ * Postbacks whose click is not visible yet (another instance has not flushed it) or unknown.
+ * Retried until ATTRIBUTION_RETRY_MINUTES, then left as `unattributed` with the raw parameters.
+ */
+export const pendingPostbacks = pgTable(
+  'pending_postbacks',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    clickId: varchar('click_id', { length: 128 }),
+    receivedAt: tstz('received_at').notNull().defaultNow(),
+    rawParams: jsonb('raw_params').$type<Record<string, string>>().notNull(),
+    sourceIp: text('source_ip'),
+    state: text('state').$type<'pending' | 'attributed' | 'unattributed' | 'rejected'>().notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: tstz('next_attempt_at').notNull().defaultNow(),
+    outcome: text('outcome'),
+    conversionId: bigint('conversion_id', { mode: 'number' }),
+  },
+  (t) => [index('pending_postbacks_state_next_idx').on(t.state, t.nextAttemptAt)],
+);
+
+/** The durable queue of conversions to forward to traffic sources, and the log of every attempt. */
+export const postbackDeliveries = pgTable(
+  'postback_deliveries',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    conversionId: bigint('conversion_id', { mode: 'number' }).notNull(),
+    trafficSourceId: integer('traffic_source_id').notNull(),
+    url: text('url').notNull(),
+    state: text('state').$type<'pending' | 'delivered' | 'failed'>().notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: tstz('next_attempt_at').notNull().defaultNow(),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    log: jsonb('log').$type<{ at: string; statusCode?: number; error?: string }[]>().notNull().default([]),
+    createdAt: tstz('created_at').notNull().defaultNow(),
+    updatedAt: tstz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('postback_deliveries_state_next_idx').on(t.state, t.nextAttemptAt),
+    uniqueIndex('postback_deliveries_conversion_status_uq').on(t.conversionId, t.url),
+  ],
+);

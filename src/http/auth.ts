@@ -1,0 +1,20 @@
+// The API-key gate for everything under /api.
+import type { onRequestAsyncHookHandler } from 'fastify';
+import type { AppContext } from '../context.js';
+import { presentedKey, verifyApiKey } from '../management/api-keys.js';
+import { unauthorized } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated key's id; null for the TRACKLANE_API_KEY bootstrap key. */
+    apiKeyId?: number | null;
+  }
+}
+
+export function requireApiKey(ctx: AppContext): onRequestAsyncHookHandler {
+  return async (req) => {
+    const check = await verifyApiKey(ctx.db, presentedKey(req.headers), ctx.config.TRACKLANE_API_KEY);
+    if (!check.ok) throw unauthorized();
+    req.apiKeyId = check.keyId;
+  };
+}

@@ -1,0 +1,82 @@
+// One error type and one JSON shape for the whole API: { "error": { "code", "message", "field"? } }.
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
+
+export interface ErrorBody {
+  error: { code: string; message: string; field?: string };
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  toJSON(): ErrorBody {
+    return { error: { code: this.code, message: this.message, ...(this.field ? { field: this.field } : {}) } };
+  }
+}
+
+export const badRequest = (field: string | undefined, message: string) =>
+  new ApiError(400, 'invalid_request', message, field);
+export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);
+export const unauthorized = () => new ApiError(401, 'unauthorized', 'a valid API key is required (header api-key or Authorization: Bearer)');
+export const forbidden = (message: string) => new ApiError(403, 'forbidden', message);
+export const preconditionFailed = (message: string) => new ApiError(412, 'precondition_failed', message);
+export const conflict = (message: string, field?: string) => new ApiError(409, 'conflict', message, field);
+
+/** `["flow","paths",0,"offers",1,"id"]` -> `flow.paths[0].offers[1].id` */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out;
+}
+
+interface ValidationIssue {
+  instancePath?: string;
+  message?: string;
+}
+
+/** `/flow/paths/0/offers/1/id` (JSON pointer, as the validators report it) -> path segments. */
+const pointerToPath = (pointer: string): PropertyKey[] =>
+  pointer
+    .split('/')
+    .filter(Boolean)
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
+
+function validationError(err: FastifyError & { validation: ValidationIssue[]; validationContext?: string }): ApiError {
+  const first = err.validation[0] ?? {};
+  const field = formatPath(pointerToPath(first.instancePath ?? '')) || err.validationContext || undefined;
+  const message = first.message ?? 'invalid input';
+  return badRequest(field, field ? `${field}: ${message}` : message);
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    let apiError: ApiError;
+    if (err instanceof ApiError) apiError = err;
+    else if (hasZodFastifySchemaValidationErrors(err)) apiError = validationError(err as never);
+    else if (err.validation) apiError = validationError(err as never);
+    else if (isResponseSerializationError(err)) {
+      req.log.error({ err, issues: err.cause?.issues }, 'response did not match its schema');
+      apiError = new ApiError(500, 'internal_error', 'internal error');
+    } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      apiError = new ApiError(err.statusCode, (err.code ?? 'bad_request').toLowerCase(), err.message);
+    } else {
+      req.log.error({ err }, 'unhandled error');
+      apiError = new ApiError(500, 'internal_error', 'internal error');
+    }
+    void reply.code(apiError.statusCode).type('application/json; charset=utf-8').send(apiError.toJSON());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send(new ApiError(404, 'not_found', `no route for ${req.method} ${req.url.split('?')[0]}`).toJSON());
+  });
+}

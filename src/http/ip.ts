@@ -1,0 +1,55 @@
+// IP and CIDR helpers shared by config (TRUST_PROXY), bot deny lists and postback allow lists.
+import ipaddr from 'ipaddr.js';
+
+export type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
+
+/** Normalises one CIDR or bare address ("10.0.0.0/8", "::1", "127.0.0.1"); throws on anything else. */
+export function normalizeCidr(raw: string): string {
+  const value = raw.trim();
+  try {
+    if (value.includes('/')) {
+      const [addr, bits] = ipaddr.parseCIDR(value);
+      return `${addr.toString()}/${bits}`;
+    }
+    const addr = ipaddr.parse(value);
+    return `${addr.toString()}/${addr.kind() === 'ipv4' ? 32 : 128}`;
+  } catch {
+    throw new Error(`"${value}" is not an IP address or CIDR range`);
+  }
+}
+
+/** Parses a comma-separated CIDR list; an empty string is an empty list. */
+export function parseCidrList(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(normalizeCidr);
+}
+
+export function isValidCidr(raw: string): boolean {
+  try {
+    normalizeCidr(raw);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Compiles a CIDR list into a matcher; IPv4-mapped IPv6 addresses match IPv4 ranges. */
+export function cidrMatcher(cidrs: readonly string[]): (ip: string) => boolean {
+  const ranges: Cidr[] = cidrs.map((c) => ipaddr.parseCIDR(normalizeCidr(c)));
+  if (ranges.length === 0) return () => false;
+  return (ip: string) => {
+    let addr: ipaddr.IPv4 | ipaddr.IPv6;
+    try {
+      addr = ipaddr.process(ip);
+    } catch {
+      return false;
+    }
+    for (const [range, bits] of ranges) {
+      if (addr.kind() === range.kind() && addr.match(range, bits)) return true;
+    }
+    return false;
+  };
+}

@@ -1,0 +1,48 @@
+// /api/api-keys: list, create and revoke keys over the API (the CLI does the same offline).
+import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AppContext } from '../context.js';
+import { notFound } from '../http/errors.js';
+import { createApiKey, listApiKeys, revokeApiKey } from './api-keys.js';
+
+const ApiKeyInfo = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  keyPrefix: z.string(),
+  createdAt: z.date(),
+  lastUsedAt: z.date().nullable(),
+  revokedAt: z.date().nullable(),
+});
+
+export const apiKeyRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fastify, { ctx }) => {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  app.get(
+    '/api-keys',
+    { schema: { tags: ['api keys'], summary: 'List API keys (never the keys themselves)', response: { 200: z.object({ items: z.array(ApiKeyInfo) }) } } },
+    async () => ({ items: await listApiKeys(ctx.db) }),
+  );
+  app.post(
+    '/api-keys',
+    {
+      schema: {
+        tags: ['api keys'],
+        summary: 'Create an API key; the key is in this answer only',
+        body: z.object({ name: z.string().trim().min(1).max(100) }),
+        response: { 201: z.object({ id: z.number().int(), name: z.string(), key: z.string() }) },
+      },
+    },
+    async (req, reply) => {
+      const created = await createApiKey(ctx.db, req.body.name);
+      return reply.code(201).send({ ...created, name: req.body.name });
+    },
+  );
+  app.delete(
+    '/api-keys/:id',
+    { schema: { tags: ['api keys'], summary: 'Revoke an API key', params: z.object({ id: z.coerce.number().int().positive() }), response: { 204: z.null() } } },
+    async (req, reply) => {
+      if (!(await revokeApiKey(ctx.db, req.params.id))) throw notFound('api key');
+      return reply.code(204).send(null);
+    },
+  );
+};

@@ -1,0 +1,90 @@
+// API keys: random, shown once, stored as sha256 hashes. Lookups go by hash, so the clear key is
+// never compared byte by byte; the bootstrap key from the environment is compared in constant time.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { and, desc, eq, isNull } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { apiKeys } from '../db/schema.js';
+
+const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+export const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
+
+export function generateKey(): string {
+  const bytes = randomBytes(32);
+  let body = '';
+  // 62^32 > 2^190: rejection-free mapping is biased by < 1%, irrelevant at this length.
+  for (const b of bytes) body += ALPHABET[b % 62];
+  return `tl_${body}`;
+}
+
+export interface ApiKeyInfo {
+  id: number;
+  name: string;
+  keyPrefix: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export async function createApiKey(db: Db, name: string): Promise<{ id: number; key: string }> {
+  const key = generateKey();
+  const [row] = await db
+    .insert(apiKeys)
+    .values({ name, keyHash: hashKey(key), keyPrefix: key.slice(0, 10) })
+    .returning({ id: apiKeys.id });
+  return { id: row.id, key };
+}
+
+export async function listApiKeys(db: Db): Promise<ApiKeyInfo[]> {
+  return db
+    .select({
+      id: apiKeys.id,
+      name: apiKeys.name,
+      keyPrefix: apiKeys.keyPrefix,
+      createdAt: apiKeys.createdAt,
+      lastUsedAt: apiKeys.lastUsedAt,
+      revokedAt: apiKeys.revokedAt,
+    })
+    .from(apiKeys)
+    .orderBy(desc(apiKeys.id));
+}
+
+/** Revokes by id; returns false when no active key has that id. */
+export async function revokeApiKey(db: Db, id: number): Promise<boolean> {
+  const r = await db
+    .update(apiKeys)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
+    .returning({ id: apiKeys.id });
+  return r.length > 0;
+}
+
+function constantTimeEqual(a: string, b: string): boolean {
+  // Comparing digests keeps the comparison constant-time even when the lengths differ.
+  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+}
+
+export type KeyCheck = { ok: true; keyId: number | null } | { ok: false };
+
+export async function verifyApiKey(db: Db, presented: string, bootstrapKey?: string): Promise<KeyCheck> {
+  if (!presented || presented.length > 256) return { ok: false };
+  if (bootstrapKey && constantTimeEqual(presented, bootstrapKey)) return { ok: true, keyId: null };
+  const [row] = await db
+    .select({ id: apiKeys.id })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.keyHash, hashKey(presented)), isNull(apiKeys.revokedAt)))
+    .limit(1);
+  return row ? { ok: true, keyId: row.id } : { ok: false };
+}
+
+/** The key from `api-key: KEY` or `Authorization: Bearer KEY`, if either is present. */
+export function presentedKey(headers: Record<string, string | string[] | undefined>): string {
+  const direct = headers['api-key'];
+  if (typeof direct === 'string' && direct) return direct.trim();
+  const auth = headers.authorization;
+  if (typeof auth === 'string') {
+    const m = /^Bearer\s+(.+)$/i.exec(auth.trim());
+    if (m) return m[1].trim();
+  }
+  return '';
+}

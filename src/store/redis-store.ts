@@ -1,0 +1,100 @@
+// HotStore on Redis. Commands time out (REDIS_COMMAND_TIMEOUT_MS) and are never queued while
+// disconnected, so a hung or down Redis fails a command fast instead of hanging a request;
+// reconnects go on forever with a capped backoff.
+import { Redis } from 'ioredis';
+import type { HotStore } from './hot-store.js';
+
+export interface RedisStoreOptions {
+  url: string;
+  prefix: string;
+  commandTimeoutMs: number;
+  onError?: (err: Error) => void;
+  /** How long start-up waits for the first connection before going on without it. */
+  connectWaitMs?: number;
+}
+
+export async function createRedisStore(opts: RedisStoreOptions): Promise<HotStore> {
+  const { url, prefix, commandTimeoutMs, onError, connectWaitMs = 3000 } = opts;
+  const common = {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: commandTimeoutMs,
+    connectTimeout: 2000,
+    enableAutoPipelining: true,
+    retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+  };
+  const client = new Redis(url, common);
+  // The subscriber needs its own connection; it may queue while reconnecting (it only SUBSCRIBEs).
+  const subscriber = new Redis(url, { ...common, enableOfflineQueue: true, commandTimeout: undefined });
+  let lastError = '';
+  for (const c of [client, subscriber]) {
+    c.on('error', (err: Error) => {
+      // ioredis repeats the same error on every reconnect attempt: report each cause once.
+      if (err.message !== lastError) onError?.(err);
+      lastError = err.message;
+    });
+    c.on('ready', () => {
+      lastError = '';
+    });
+  }
+  await Promise.race([
+    Promise.allSettled([client.connect(), subscriber.connect()]),
+    new Promise((resolve) => setTimeout(resolve, connectWaitMs).unref()),
+  ]);
+
+  const handlers = new Map<string, Set<(message: string) => void>>();
+  subscriber.on('message', (channel: string, message: string) => {
+    for (const h of handlers.get(channel) ?? []) h(message);
+  });
+
+  const k = (key: string) => prefix + key;
+  const u = new URL(url);
+  return {
+    kind: 'redis',
+    describe: `redis ${u.hostname}:${u.port || 6379}${u.pathname === '/' ? '' : u.pathname} (prefix "${prefix}")`,
+    async get(key) {
+      return client.get(k(key));
+    },
+    async set(key, value, ttlSeconds) {
+      await client.set(k(key), value, 'EX', Math.max(1, Math.round(ttlSeconds)));
+    },
+    async setIfAbsent(key, value, ttlSeconds) {
+      const r = await client.set(k(key), value, 'EX', Math.max(1, Math.round(ttlSeconds)), 'NX');
+      return r === 'OK';
+    },
+    async expire(key, ttlSeconds) {
+      await client.expire(k(key), Math.max(1, Math.round(ttlSeconds)));
+    },
+    async del(key) {
+      await client.del(k(key));
+    },
+    async publish(channel, message) {
+      await client.publish(k(channel), message);
+    },
+    async subscribe(channel, onMessage) {
+      const full = k(channel);
+      let set = handlers.get(full);
+      if (!set) {
+        set = new Set();
+        handlers.set(full, set);
+        await subscriber.subscribe(full);
+      }
+      set.add(onMessage);
+      return async () => {
+        set!.delete(onMessage);
+        if (set!.size === 0) {
+          handlers.delete(full);
+          await subscriber.unsubscribe(full).catch(() => undefined);
+        }
+      };
+    },
+    async ping() {
+      await client.ping();
+    },
+    async close() {
+      client.disconnect();
+      subscriber.disconnect();
+    },
+  };
+}

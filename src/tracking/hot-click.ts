@@ -1,0 +1,81 @@
+// The hot click record: what attribution and the lander click-through need about a visit, kept
+// in the hot store (Redis) for the attribution window so a conversion never waits for Postgres.
+import type { HotStore } from '../store/hot-store.js';
+import type { visits } from '../db/schema.js';
+
+export type VisitRow = typeof visits.$inferInsert;
+
+export type HotClick = Required<
+  Pick<
+    VisitRow,
+    | 'clickId'
+    | 'campaignId'
+    | 'trafficSourceId'
+    | 'ruleIndex'
+    | 'pathIndex'
+    | 'pathName'
+    | 'landerId'
+    | 'offerId'
+    | 'affiliateNetworkId'
+    | 'tsCampaign'
+    | 'tsAdset'
+    | 'tsAd'
+    | 'tsPlacement'
+    | 'externalId'
+    | 'params'
+    | 'country'
+    | 'device'
+    | 'os'
+    | 'browser'
+    | 'language'
+    | 'isBot'
+    | 'cost'
+  >
+> & {
+  /** ISO 8601; JSON has no dates. */
+  visitedAt: string;
+};
+
+export const hotClickKey = (clickId: string) => `click:${clickId}`;
+
+export function toHotClick(v: VisitRow): HotClick {
+  return {
+    clickId: v.clickId,
+    visitedAt: v.visitedAt.toISOString(),
+    campaignId: v.campaignId,
+    trafficSourceId: v.trafficSourceId,
+    ruleIndex: v.ruleIndex ?? -1,
+    pathIndex: v.pathIndex ?? 0,
+    pathName: v.pathName ?? null,
+    landerId: v.landerId ?? null,
+    offerId: v.offerId ?? null,
+    affiliateNetworkId: v.affiliateNetworkId ?? null,
+    tsCampaign: v.tsCampaign ?? null,
+    tsAdset: v.tsAdset ?? null,
+    tsAd: v.tsAd ?? null,
+    tsPlacement: v.tsPlacement ?? null,
+    externalId: v.externalId ?? null,
+    params: v.params ?? {},
+    country: v.country ?? null,
+    device: v.device ?? null,
+    os: v.os ?? null,
+    browser: v.browser ?? null,
+    language: v.language ?? null,
+    isBot: v.isBot ?? false,
+    cost: v.cost ?? '0',
+  };
+}
+
+export async function saveHotClick(store: HotStore, click: HotClick, ttlSeconds: number): Promise<void> {
+  await store.set(hotClickKey(click.clickId), JSON.stringify(click), ttlSeconds);
+}
+
+/** The hot record, or null when absent, expired, or the store is unreachable (callers fall back to Postgres). */
+export async function loadHotClick(store: HotStore, clickId: string): Promise<HotClick | null> {
+  try {
+    const raw = await store.get(hotClickKey(clickId));
+    return raw ? (JSON.parse(raw) as HotClick) : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey } from '../../src/management/api-keys.js';
+import { apiKeys } from '../../src/db/schema.js';
+import { BACKENDS, setupTestApp, TEST_API_KEY } from '../helpers/test-app.js';
+
+describe.each(BACKENDS)('foundation on %s', (backend) => {
+  let t: Awaited<ReturnType<typeof setupTestApp>>;
+  beforeAll(async () => {
+    t = await setupTestApp(backend);
+  });
+  afterAll(async () => t?.close());
+
+  it('answers /healthz and /readyz', async () => {
+    expect((await t.app.inject('/healthz')).json()).toEqual({ status: 'ok' });
+    const ready = await t.app.inject('/readyz');
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json().status).toBe('ready');
+  });
+
+  it('401s without a key, with a wrong key, and with a revoked key', async () => {
+    const none = await t.app.inject('/api/api-keys');
+    expect(none.statusCode).toBe(401);
+    expect(none.json().error.code).toBe('unauthorized');
+    expect((await t.app.inject({ url: '/api/api-keys', headers: { 'api-key': 'tl_wrong' } })).statusCode).toBe(401);
+    expect((await t.app.inject({ url: '/api/api-keys', headers: { authorization: 'Bearer tl_wrong' } })).statusCode).toBe(401);
+
+    const { id, key } = await createApiKey(t.app.ctx.db, 'to revoke');
+    expect((await t.app.inject({ url: '/api/api-keys', headers: { 'api-key': key } })).statusCode).toBe(200);
+    const del = await t.app.inject({ method: 'DELETE', url: `/api/api-keys/${id}`, headers: { 'api-key': TEST_API_KEY } });
+    expect(del.statusCode).toBe(204);
+    expect((await t.app.inject({ url: '/api/api-keys', headers: { 'api-key': key } })).statusCode).toBe(401);
+  });
+
+  it('accepts a created key with api-key and with Bearer, and the bootstrap key', async () => {
+    const { key } = await createApiKey(t.app.ctx.db, 'reporting tool');
+    const viaHeader = await t.app.inject({ url: '/api/api-keys', headers: { 'api-key': key } });
+    expect(viaHeader.statusCode).toBe(200);
+    expect(viaHeader.json().items.map((k: { name: string }) => k.name)).toContain('reporting tool');
+    expect((await t.app.inject({ url: '/api/api-keys', headers: { authorization: `Bearer ${key}` } })).statusCode).toBe(200);
+    expect((await t.app.inject({ url: '/api/api-keys', headers: { 'api-key': TEST_API_KEY } })).statusCode).toBe(200);
+  });
+
+  it('stores keys hashed, never in clear', async () => {
+    const { key } = await createApiKey(t.app.ctx.db, 'hash check');
+    const stored = await t.app.ctx.db.select().from(apiKeys);
+    expect(stored.length).toBeGreaterThan(0);
+    for (const row of stored) {
+      expect(row.keyHash).toMatch(/^[0-9a-f]{64}$/);
+      expect(JSON.stringify(row)).not.toContain(key);
+    }
+  });
+
+  it('creates a key over the API and shows it once', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/api/api-keys', headers: { 'api-key': TEST_API_KEY }, payload: { name: 'from api' } });
+    expect(res.statusCode).toBe(201);
+    const { key } = res.json();
+    expect(key).toMatch(/^tl_[0-9A-Za-z]{32}$/);
+    const list = await t.app.inject({ url: '/api/api-keys', headers: { 'api-key': key } });
+    expect(JSON.stringify(list.json())).not.toContain(key);
+  });
+
+  it('answers bad input with the one JSON error shape naming the field', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/api/api-keys', headers: { 'api-key': TEST_API_KEY }, payload: { name: '' } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ error: { code: 'invalid_request', field: 'name' } });
+    const badJson = await t.app.inject({
+      method: 'POST',
+      url: '/api/api-keys',
+      headers: { 'api-key': TEST_API_KEY, 'content-type': 'application/json' },
+      payload: '{"name":',
+    });
+    expect(badJson.statusCode).toBe(400);
+    expect(badJson.json().error.message).toBeTruthy();
+    const unknown = await t.app.inject('/nope');
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().error.code).toBe('not_found');
+  });
+
+  it('serves the OpenAPI document and the docs page', async () => {
+    const spec = await t.app.inject('/openapi.json');
+    expect(spec.statusCode).toBe(200);
+    expect(spec.json().openapi).toMatch(/^3\./);
+    expect(Object.keys(spec.json().paths)).toContain('/api/api-keys');
+    const docs = await t.app.inject('/docs/');
+    expect(docs.statusCode).toBe(200);
+    expect(docs.body).toContain('swagger');
+  });
+});

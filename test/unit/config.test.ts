@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../src/config.js';
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c.PORT).toBe(8080);
+    expect(c.HOST).toBe('0.0.0.0');
+    expect(c.PUBLIC_URL).toBe('http://localhost:8080');
+    expect(c.ACCOUNT_CURRENCY).toBe('USD');
+    expect(c.ACCOUNT_TIMEZONE).toBe('UTC');
+    expect(c.TRUST_PROXY).toEqual([]);
+    expect(c.DATABASE_URL).toBeUndefined();
+    expect(c.REDIS_URL).toBeUndefined();
+  });
+
+  it('derives PUBLIC_URL from PORT and strips a trailing slash from an explicit one', () => {
+    expect(loadConfig({ PORT: '9000' }).PUBLIC_URL).toBe('http://localhost:9000');
+    expect(loadConfig({ PUBLIC_URL: 'https://trk.example.com/' }).PUBLIC_URL).toBe('https://trk.example.com');
+  });
+
+  it.each([
+    ['PORT', 'abc', 'invalid PORT: expected an integer 1-65535'],
+    ['PORT', '70000', 'invalid PORT: expected an integer 1-65535'],
+    ['TRUST_PROXY', '10.0.0.0/8,banana', 'invalid TRUST_PROXY: "banana" is not an IP address or CIDR range'],
+    ['ACCOUNT_TIMEZONE', 'Mars/Olympus', 'invalid ACCOUNT_TIMEZONE'],
+    ['ACCOUNT_CURRENCY', 'dollars', 'invalid ACCOUNT_CURRENCY'],
+    ['DATABASE_URL', 'mysql://x', 'invalid DATABASE_URL'],
+    ['PUBLIC_URL', 'javascript:alert(1)', 'invalid PUBLIC_URL'],
+    ['LOG_LEVEL', 'loud', 'invalid LOG_LEVEL'],
+  ])('rejects %s=%s naming the variable', (name, value, message) => {
+    let error: unknown;
+    try {
+      loadConfig({ [name]: value });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(name);
+    expect((error as ConfigError).message).toContain(message);
+    expect((error as ConfigError).message).not.toContain('\n');
+  });
+
+  it('normalises TRUST_PROXY CIDRs and bare addresses', () => {
+    expect(loadConfig({ TRUST_PROXY: '127.0.0.1, 10.0.0.0/8 ,::1' }).TRUST_PROXY).toEqual(['127.0.0.1/32', '10.0.0.0/8', '::1/128']);
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(loadConfig({ PORT: '', REDIS_URL: '' }).PORT).toBe(8080);
+  });
+
+  it('knows the variables the issue names', () => {
+    for (const v of ['PORT', 'HOST', 'PUBLIC_URL', 'DATABASE_URL', 'REDIS_URL', 'TRACKLANE_API_KEY', 'TRUST_PROXY', 'LOG_LEVEL', 'ACCOUNT_CURRENCY', 'ACCOUNT_TIMEZONE']) {
+      expect(CONFIG_VARIABLES).toContain(v);
+    }
+  });
+});
