@@ -13,6 +13,7 @@ import { registerErrorHandling } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
 import { registerOpenApi } from './http/openapi.js';
 import { apiKeyRoutes } from './management/api-key-routes.js';
+import { createCampaignCache } from './management/campaign-cache.js';
 import type { HotStore } from './store/hot-store.js';
 import { createMemoryStore } from './store/memory-store.js';
 import { createRedisStore } from './store/redis-store.js';
@@ -68,7 +69,10 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   if (!opts.store) lifecycle.onShutdown('hot store', () => store.close());
   if (opts.migrate) await migrate(database);
 
-  const ctx: AppContext = { config, database, db: database.db, store, log: app.log, lifecycle };
+  const campaigns = await createCampaignCache({ db: database.db, store, log: app.log });
+  lifecycle.onShutdown('campaign cache', () => campaigns.close());
+
+  const ctx: AppContext = { config, database, db: database.db, store, log: app.log, lifecycle, campaigns };
   app.decorate('ctx', ctx);
   app.addHook('onClose', async () => lifecycle.shutdown());
 

@@ -3,7 +3,19 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from './config.js';
 import type { Database, Db } from './db/client.js';
+import type { CampaignCache } from './management/resolved-campaign.js';
 import type { HotStore } from './store/hot-store.js';
+import type { VisitRow } from './tracking/hot-click.js';
+
+/** The write-behind buffer of visits (tracking/); attribution peeks into it for unflushed clicks. */
+export interface ClickWriter {
+  add(visit: VisitRow): void;
+  /** A visit still waiting in this instance's buffer, if any. */
+  peek(clickId: string): VisitRow | undefined;
+  /** Writes everything buffered now; resolves when it is in Postgres (or spilled). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
 
 export interface Lifecycle {
   /** Registers a step for shutdown; steps run in reverse order (last opened, first closed). */
@@ -18,6 +30,9 @@ export interface AppContext {
   store: HotStore;
   log: FastifyBaseLogger;
   lifecycle: Lifecycle;
+  campaigns: CampaignCache;
+  /** Set by the tracking plugin. */
+  clickWriter?: ClickWriter;
 }
 
 export function createLifecycle(log: FastifyBaseLogger): Lifecycle {

@@ -43,7 +43,9 @@ export interface CampaignCache {
   /** Synchronous: /click never waits on the database for campaign config. */
   byKey(key: string): ResolvedCampaign | undefined;
   byId(id: number): ResolvedCampaign | undefined;
-  /** Reloads from Postgres now (after a local write; other instances hear of it via the store). */
+  /** Reloads from Postgres now. */
   refresh(): Promise<void>;
+  /** After a management write: reload here and tell every other instance to reload. */
+  changed(): Promise<void>;
   close(): Promise<void>;
 }
