@@ -1,0 +1,39 @@
+// No Docker engine runs on CI: check the compose file's shape and that it only sets variables
+// config.ts knows (a typo there would silently fall back to a default in production).
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { CONFIG_VARIABLES, loadConfig } from '../../src/config.js';
+
+const compose = parse(readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8'));
+
+describe('docker-compose.yml', () => {
+  it('has postgres, redis and the tracker with healthchecks', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['postgres', 'redis', 'tracker']);
+    for (const name of ['postgres', 'redis', 'tracker']) expect(compose.services[name].healthcheck?.test).toBeTruthy();
+  });
+
+  it('keeps Postgres data on a volume', () => {
+    expect(compose.services.postgres.volumes.some((v: string) => v.endsWith(':/var/lib/postgresql/data'))).toBe(true);
+    expect(Object.keys(compose.volumes)).toContain('pgdata');
+  });
+
+  it('builds the tracker from the repo Dockerfile and waits for healthy Postgres and Redis', () => {
+    expect(compose.services.tracker.build).toBe('.');
+    expect(readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8')).toContain('dist/server.js');
+    expect(compose.services.tracker.depends_on).toEqual({
+      postgres: { condition: 'service_healthy' },
+      redis: { condition: 'service_healthy' },
+    });
+  });
+
+  it('sets only variables config.ts knows, with values it accepts', () => {
+    const env: Record<string, string> = compose.services.tracker.environment;
+    for (const name of Object.keys(env)) expect(CONFIG_VARIABLES).toContain(name);
+    // Substitute ${VAR:-default} with its default, then parse as the tracker would.
+    const resolved = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v).replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1')]));
+    const config = loadConfig(resolved);
+    expect(config.DATABASE_URL).toContain('@postgres:5432');
+    expect(config.REDIS_URL).toBe('redis://redis:6379');
+  });
+});
