@@ -59,6 +59,8 @@ export const trafficSources = pgTable('traffic_sources', {
   params: jsonb('params').$type<TrafficSourceParam[]>().notNull().default([]),
   postbackUrl: text('postback_url'),
   postbackStatuses: jsonb('postback_statuses').$type<string[]>().notNull().default(['approved']),
+  /** The preset the params came from (facebook, google...), if any; informational. */
+  preset: text('preset'),
   ...managed,
 });
 
@@ -69,6 +71,11 @@ export const affiliateNetworks = pgTable('affiliate_networks', {
   allowedIps: jsonb('allowed_ips').$type<string[]>().notNull().default([]),
   statusMap: jsonb('status_map').$type<Record<string, 'approved' | 'pending' | 'declined'>>().notNull().default({}),
   clickIdToken: text('click_id_token'),
+  /** The network's macros for payout, transaction ID and status, used to build its postback URL. */
+  payoutToken: text('payout_token'),
+  txidToken: text('txid_token'),
+  statusToken: text('status_token'),
+  preset: text('preset'),
   ...managed,
 });
 
