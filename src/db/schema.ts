@@ -297,6 +297,10 @@ export const pendingPostbacks = pgTable(
     receivedAt: tstz('received_at').notNull().defaultNow(),
     rawParams: jsonb('raw_params').$type<Record<string, string>>().notNull(),
     sourceIp: text('source_ip'),
+    /** How it arrived: 'postback', 'pixel' or 'upload' (uploads and pixels skip the network's secret/IP check). */
+    source: text('source').$type<'postback' | 'pixel' | 'upload'>().notNull().default('postback'),
+    /** sha256 of the secret presented with it (never the secret), checked when the click appears. */
+    secretHash: char('secret_hash', { length: 64 }),
     state: text('state').$type<'pending' | 'attributed' | 'unattributed' | 'rejected'>().notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: tstz('next_attempt_at').notNull().defaultNow(),
