@@ -10,6 +10,7 @@ import {
   jsonb,
   numeric,
   pgTable,
+  primaryKey,
   serial,
   smallint,
   text,
@@ -331,4 +332,67 @@ export const postbackDeliveries = pgTable(
     index('postback_deliveries_state_next_idx').on(t.state, t.nextAttemptAt),
     uniqueIndex('postback_deliveries_conversion_status_uq').on(t.conversionId, t.url),
   ],
+);
+
+// ---------------------------------------------------------------- reporting
+
+/**
+ * Rollup dimensions. NULL ids and texts are stored as 0 and '' so the primary key can be the
+ * upsert target on every Postgres. Two dimension sets keep the rollups small: set 1 (traffic:
+ * offer, lander, network, path) and set 2 (visitor: device, os, browser, language); the other
+ * set's columns hold the sentinels. Written only by the triggers in migrations (see
+ * src/reporting/README.md), never by application code.
+ */
+const rollupDimensions = {
+  /** 1 = traffic dimensions, 2 = visitor dimensions. */
+  dimSet: smallint('dim_set').notNull(),
+  /** Bucket width in minutes: 15, 60 or 1440 (UTC days). */
+  grain: smallint('grain').notNull(),
+  bucket: tstz('bucket').notNull(),
+  campaignId: integer('campaign_id').notNull(),
+  trafficSourceId: integer('traffic_source_id').notNull(),
+  offerId: integer('offer_id').notNull(),
+  landerId: integer('lander_id').notNull(),
+  affiliateNetworkId: integer('affiliate_network_id').notNull(),
+  ruleIndex: smallint('rule_index').notNull(),
+  pathIndex: smallint('path_index').notNull(),
+  country: varchar('country', { length: 2 }).notNull(),
+  device: text('device').notNull(),
+  os: text('os').notNull(),
+  browser: text('browser').notNull(),
+  language: varchar('language', { length: 8 }).notNull(),
+  isBot: boolean('is_bot').notNull(),
+};
+const rollupKey = <T extends Record<keyof typeof rollupDimensions, unknown>>(t: T) =>
+  [t.dimSet, t.grain, t.bucket, t.campaignId, t.trafficSourceId, t.offerId, t.landerId, t.affiliateNetworkId, t.ruleIndex, t.pathIndex, t.country, t.device, t.os, t.browser, t.language, t.isBot] as const;
+
+/** Visits, unique visits, clicks and visit cost per bucket and dimensions (maintained by triggers). */
+export const reportVisitRollup = pgTable(
+  'report_visit_rollup',
+  {
+    ...rollupDimensions,
+    visits: integer('visits').notNull(),
+    uniqueVisits: integer('unique_visits').notNull(),
+    clicks: integer('clicks').notNull(),
+    cost: money('cost').notNull(),
+  },
+  (t) => [primaryKey({ name: 'report_visit_rollup_pk', columns: [...rollupKey(t)] as never })],
+);
+
+/**
+ * Conversions per bucket, dimensions, type and status, once keyed by the visit's time
+ * (attribution 'visit') and once by the postback's time ('postback'). Maintained by triggers.
+ */
+export const reportConversionRollup = pgTable(
+  'report_conversion_rollup',
+  {
+    attribution: text('attribution').$type<'visit' | 'postback'>().notNull(),
+    ...rollupDimensions,
+    type: varchar('type', { length: 64 }).notNull(),
+    status: text('status').$type<ConversionStatus>().notNull(),
+    conversions: integer('conversions').notNull(),
+    payout: money('payout').notNull(),
+    cost: money('cost').notNull(),
+  },
+  (t) => [primaryKey({ name: 'report_conversion_rollup_pk', columns: [t.attribution, ...rollupKey(t), t.type, t.status] as never })],
 );
