@@ -1,0 +1,154 @@
+// Interleaved rounds: baseline, target, baseline, target... so drift (thermal, noisy neighbours,
+// Postgres checkpoints) hits both sides alike. Each round sends a fixed number of requests, sized
+// from the previous round's rate, so every answered request can be matched to a row afterwards.
+import type { LoadResult } from '../load-worker.js';
+import { cpuPercent, median, ratio } from './stats.js';
+import type { TrafficPlan } from './traffic.js';
+import { processCpuMicros, type LoadGenerator } from './procs.js';
+
+export interface Target {
+  name: string;
+  pid: number;
+  port: number;
+  plan: TrafficPlan;
+  /** The status code that means "served" (302 for /click, 200 for /postback). */
+  okStatus: number;
+}
+
+export interface RoundResult {
+  target: string;
+  round: number;
+  requests: number;
+  ok: number;
+  statuses: Record<string, number>;
+  errors: number;
+  timeouts: number;
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  targetCpuPercent: number | null;
+  generatorCpuPercent: number | null;
+}
+
+export interface SideSummary {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  targetCpuPercent: number | null;
+  generatorCpuPercent: number | null;
+  /** Answers with okStatus over every round, warm-up included (what must match rows afterwards). */
+  okTotal: number;
+  otherTotal: number;
+  errorsTotal: number;
+}
+
+export interface InterleavedResult {
+  rounds: RoundResult[];
+  baseline: SideSummary;
+  target: SideSummary;
+  /** target req/s over baseline req/s (medians over rounds). */
+  ratio: number | null;
+}
+
+export interface RoundOptions {
+  rounds: number;
+  roundSeconds: number;
+  connections: number;
+  warmupRequests: number;
+  /** Upper bound on one round's requests (e.g. the click IDs available for postbacks). */
+  maxPerRound?: number;
+  log: (line: string) => void;
+}
+
+async function measured(gen: LoadGenerator, t: Target, amount: number, offset: number, connections: number) {
+  const cpu0 = processCpuMicros(t.pid);
+  const t0 = Date.now();
+  const r: LoadResult = await gen.run({ type: 'autocannon', port: t.port, plan: t.plan, connections, amount, offset });
+  const wall = Date.now() - t0;
+  const cpu1 = processCpuMicros(t.pid);
+  return {
+    r,
+    targetCpuPercent: cpu0 !== null && cpu1 !== null ? cpuPercent(cpu1 - cpu0, wall) : null,
+    generatorCpuPercent: cpuPercent(r.generatorCpuMicros, r.wallMs),
+  };
+}
+
+export async function interleave(gen: LoadGenerator, baseline: Target, target: Target, opts: RoundOptions): Promise<InterleavedResult> {
+  const rounds: RoundResult[] = [];
+  const totals = new Map<string, { ok: number; other: number; errors: number }>([
+    [baseline.name, { ok: 0, other: 0, errors: 0 }],
+    [target.name, { ok: 0, other: 0, errors: 0 }],
+  ]);
+  const lastRate = new Map<string, number>();
+  let offset = 0;
+  const account = (t: Target, r: LoadResult) => {
+    const tot = totals.get(t.name)!;
+    for (const [code, n] of Object.entries(r.statuses)) {
+      if (Number(code) === t.okStatus) tot.ok += n;
+      else tot.other += n;
+    }
+    tot.errors += r.errors + r.timeouts;
+  };
+
+  for (const t of [baseline, target]) {
+    const w = await measured(gen, t, opts.warmupRequests, offset, opts.connections);
+    offset += opts.warmupRequests + opts.connections * 2;
+    account(t, w.r);
+    lastRate.set(t.name, w.r.requestsPerSecond);
+    opts.log(`  warm-up ${t.name}: ${Math.round(w.r.requestsPerSecond)} req/s`);
+  }
+  for (let round = 1; round <= opts.rounds; round++) {
+    for (const t of [baseline, target]) {
+      let amount = Math.max(500, Math.round((lastRate.get(t.name) ?? 1000) * opts.roundSeconds));
+      if (opts.maxPerRound !== undefined) amount = Math.min(amount, opts.maxPerRound);
+      const m = await measured(gen, t, amount, offset, opts.connections);
+      offset += amount + opts.connections * 2;
+      account(t, m.r);
+      lastRate.set(t.name, m.r.requestsPerSecond);
+      const ok = m.r.statuses[String(t.okStatus)] ?? 0;
+      rounds.push({
+        target: t.name,
+        round,
+        requests: amount,
+        ok,
+        statuses: m.r.statuses,
+        errors: m.r.errors,
+        timeouts: m.r.timeouts,
+        requestsPerSecond: m.r.requestsPerSecond,
+        p50: m.r.latency.p50,
+        p99: m.r.latency.p99,
+        p999: m.r.latency.p999,
+        targetCpuPercent: m.targetCpuPercent,
+        generatorCpuPercent: m.generatorCpuPercent,
+      });
+      opts.log(
+        `  round ${round} ${t.name}: ${Math.round(m.r.requestsPerSecond)} req/s, p99 ${m.r.latency.p99.toFixed(2)} ms, ` +
+          `${ok}/${amount} answered ${t.okStatus}, cpu ${m.targetCpuPercent?.toFixed(0)}% (generator ${m.generatorCpuPercent?.toFixed(0)}%)`,
+      );
+    }
+  }
+  const side = (name: string): SideSummary => {
+    const rs = rounds.filter((r) => r.target === name);
+    const pick = (f: (r: RoundResult) => number | null) => {
+      const vals = rs.map(f).filter((v): v is number => v !== null);
+      return vals.length ? median(vals) : null;
+    };
+    const tot = totals.get(name)!;
+    return {
+      requestsPerSecond: median(rs.map((r) => r.requestsPerSecond)),
+      p50: median(rs.map((r) => r.p50)),
+      p99: median(rs.map((r) => r.p99)),
+      p999: median(rs.map((r) => r.p999)),
+      targetCpuPercent: pick((r) => r.targetCpuPercent),
+      generatorCpuPercent: pick((r) => r.generatorCpuPercent),
+      okTotal: tot.ok,
+      otherTotal: tot.other,
+      errorsTotal: tot.errors,
+    };
+  };
+  const b = side(baseline.name);
+  const t = side(target.name);
+  return { rounds, baseline: b, target: t, ratio: ratio(t.requestsPerSecond, b.requestsPerSecond) };
+}
