@@ -12,6 +12,8 @@ import { requireApiKey } from './http/auth.js';
 import { registerErrorHandling } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
 import { registerOpenApi } from './http/openapi.js';
+import { attributionApiRoutes } from './attribution/api-routes.js';
+import { attributionRoutes } from './attribution/routes.js';
 import { apiKeyRoutes } from './management/api-key-routes.js';
 import { createCampaignCache } from './management/campaign-cache.js';
 import type { HotStore } from './store/hot-store.js';
@@ -85,9 +87,12 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     async (api) => {
       api.addHook('onRequest', requireApiKey(ctx));
       await api.register(apiKeyRoutes, { ctx });
+      await api.register(attributionApiRoutes, { ctx });
     },
     { prefix: '/api' },
   );
+  // /postback, /pixel.gif, /pixel.js, and the pending-attribution and forwarding workers.
+  await app.register(attributionRoutes, { ctx });
   return app;
 }
 

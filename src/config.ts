@@ -95,6 +95,8 @@ const envSchema = z.object({
   ATTRIBUTION_RETRY_MINUTES: int(1, 7 * 24 * 60).default(60),
   OUTBOUND_ALLOW_PRIVATE: bool.default(false),
   OUTBOUND_TIMEOUT_MS: int(100, 120000).default(5000),
+  /** How often this instance retries pending postbacks and delivers forwards; 0 = never (another instance does). */
+  POSTBACK_WORKER_MS: int(0, 600000).default(2000),
   // process
   SHUTDOWN_TIMEOUT_MS: int(100, 600000).default(10000),
 });

@@ -1,0 +1,168 @@
+// The attribution API under /api: conversion upload, currency rates, and the forwarding log.
+import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AppContext } from '../context.js';
+import { badRequest, notFound } from '../http/errors.js';
+import { deleteRate, listRates, RATE_RE, setRate } from './currency.js';
+import { csvObjects, CsvError } from './csv.js';
+import { listDeliveries } from './deliveries.js';
+import { attributionFor } from './service.js';
+import { MAX_UPLOAD_ROWS, uploadConversions } from './upload.js';
+
+const Currency = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z]{3}$/, 'expected an ISO 4217 code such as EUR')
+  .transform((c) => c.toUpperCase());
+const Rate = z
+  .union([z.string(), z.number()])
+  .transform((v) => String(v).trim())
+  .refine((v) => RATE_RE.test(v) && /[1-9]/.test(v), 'expected a positive plain decimal such as 1.085')
+  .describe('units of ACCOUNT_CURRENCY one unit of the currency is worth');
+const RateInfo = z.object({ currency: z.string(), rate: z.string(), updatedAt: z.date() });
+
+const cell = z.union([z.string(), z.number(), z.null()]).optional();
+const UploadRow = z.looseObject({
+  clickId: cell,
+  payout: cell,
+  txid: cell,
+  status: cell,
+  type: cell,
+  currency: cell,
+  time: cell.describe('ISO 8601; the postback time, may be in the past'),
+});
+const UploadAnswer = z.object({
+  summary: z.record(z.string(), z.number()),
+  rows: z.array(
+    z.object({
+      row: z.number().int(),
+      outcome: z.string(),
+      conversionId: z.number().int().optional(),
+      pendingId: z.number().int().optional(),
+      error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }).optional(),
+    }),
+  ),
+});
+
+const Delivery = z.object({
+  id: z.number().int(),
+  conversionId: z.number().int(),
+  trafficSourceId: z.number().int(),
+  url: z.string(),
+  state: z.enum(['pending', 'delivered', 'failed']),
+  attempts: z.number().int(),
+  nextAttemptAt: z.date(),
+  lastStatusCode: z.number().int().nullable(),
+  lastError: z.string().nullable(),
+  log: z.array(z.object({ at: z.string(), statusCode: z.number().int().optional(), error: z.string().optional() })),
+  createdAt: z.date(),
+  updatedAt: z.date(),
+});
+
+export const attributionApiRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fastify, { ctx }) => {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const service = await attributionFor(ctx);
+  // Scoped to this plugin: CSV is only meaningful for the upload.
+  app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: 10 * 1024 * 1024 }, (_req, body, done) => done(null, body));
+
+  app.post(
+    '/conversions',
+    {
+      bodyLimit: 10 * 1024 * 1024,
+      schema: {
+        tags: ['attribution'],
+        summary: 'Upload conversions: a JSON array or CSV (text/csv, header clickId,payout,txid,status,type,currency,time)',
+        description: 'Each row is recorded like a postback (same duplicates, statuses and currencies); the answer says per row what happened.',
+        body: z.union([z.array(UploadRow).max(MAX_UPLOAD_ROWS), z.string().describe('CSV with a header row')]),
+        response: { 200: UploadAnswer },
+      },
+    },
+    async (req) => {
+      let rows: Record<string, unknown>[];
+      if (typeof req.body === 'string') {
+        try {
+          rows = csvObjects(req.body);
+        } catch (err) {
+          if (err instanceof CsvError) throw badRequest('body', `CSV: ${err.message}`);
+          throw err;
+        }
+        if (rows.length > MAX_UPLOAD_ROWS) throw badRequest('body', `at most ${MAX_UPLOAD_ROWS} rows per upload`);
+      } else rows = req.body;
+      return uploadConversions(rows, (input) => service.record(input));
+    },
+  );
+
+  app.get(
+    '/currency-rates',
+    {
+      schema: {
+        tags: ['attribution'],
+        summary: 'List currency rates used to convert payouts to the account currency',
+        response: { 200: z.object({ accountCurrency: z.string(), items: z.array(RateInfo) }) },
+      },
+    },
+    async () => ({ accountCurrency: ctx.config.ACCOUNT_CURRENCY, items: await listRates(ctx.db) }),
+  );
+
+  const saveRate = async (currency: string, rate: string) => {
+    if (currency === ctx.config.ACCOUNT_CURRENCY) throw badRequest('currency', `${currency} is the account currency; its rate is always 1`);
+    const row = await setRate(ctx.db, currency, rate);
+    await service.rates.changed();
+    return row;
+  };
+  app.put(
+    '/currency-rates/:currency',
+    {
+      schema: {
+        tags: ['attribution'],
+        summary: 'Set the rate of a currency',
+        params: z.object({ currency: Currency }),
+        body: z.object({ rate: Rate }),
+        response: { 200: RateInfo },
+      },
+    },
+    async (req) => saveRate(req.params.currency, req.body.rate),
+  );
+  app.post(
+    '/currency-rates',
+    {
+      schema: {
+        tags: ['attribution'],
+        summary: 'Set the rate of a currency',
+        body: z.object({ currency: Currency, rate: Rate }),
+        response: { 200: RateInfo },
+      },
+    },
+    async (req) => saveRate(req.body.currency, req.body.rate),
+  );
+  app.delete(
+    '/currency-rates/:currency',
+    {
+      schema: { tags: ['attribution'], summary: 'Remove a currency rate', params: z.object({ currency: Currency }), response: { 204: z.null() } },
+    },
+    async (req, reply) => {
+      if (!(await deleteRate(ctx.db, req.params.currency))) throw notFound('currency rate');
+      await service.rates.changed();
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/postback-deliveries',
+    {
+      schema: {
+        tags: ['attribution'],
+        summary: 'Postbacks forwarded to traffic sources, with every attempt, newest first',
+        querystring: z.object({
+          state: z.enum(['pending', 'delivered', 'failed']).optional(),
+          conversionId: z.coerce.number().int().positive().optional(),
+          before: z.coerce.number().int().positive().optional().describe('nextCursor of the previous page'),
+          limit: z.coerce.number().int().min(1).max(500).default(100),
+        }),
+        response: { 200: z.object({ items: z.array(Delivery), nextCursor: z.number().int().nullable() }) },
+      },
+    },
+    async (req) => listDeliveries(ctx.db, req.query),
+  );
+};

@@ -1,0 +1,129 @@
+// Outbound HTTP for postback forwarding, with an SSRF guard: a traffic source's postback URL is
+// user input, so it must not reach the tracker's own network (Redis, Postgres, cloud metadata).
+// Only http(s); every address a host resolves to must be public unicast; each redirect hop is
+// checked again; the socket connects to the address that was checked (no DNS rebinding window).
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import ipaddr from 'ipaddr.js';
+
+/** Why an address is refused, or null when it is a public unicast address. */
+export function forbiddenAddressReason(address: string): string | null {
+  let addr: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    // process() turns ::ffff:127.0.0.1 into 127.0.0.1, so a mapped address cannot sneak past.
+    addr = ipaddr.process(address);
+  } catch {
+    return 'not an IP address';
+  }
+  const range = addr.range();
+  // Everything ipaddr.js names (loopback, private, linkLocal, uniqueLocal, unspecified, multicast,
+  // carrierGradeNat, reserved, 6to4, teredo, rfc6052...) is special; only plain unicast is public.
+  return range === 'unicast' ? null : range;
+}
+
+export class OutboundRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OutboundRefused';
+  }
+}
+
+/** Refuses anything but http(s) URLs. */
+export function checkOutboundUrl(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new OutboundRefused('not a valid URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new OutboundRefused(`scheme ${url.protocol} is not allowed (http and https only)`);
+  if (url.username || url.password) throw new OutboundRefused('credentials in the URL are not allowed');
+  return url;
+}
+
+export type Resolver = (host: string) => Promise<LookupAddress[]>;
+
+export const systemResolver: Resolver = (host) =>
+  new Promise((resolve, reject) => dnsLookup(host, { all: true, verbatim: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))));
+
+/**
+ * The addresses `host` may be contacted on: all of them must pass, since the connection could use
+ * any (a name resolving to one public and one private address is refused).
+ */
+export async function resolveAllowed(host: string, allowPrivate: boolean, resolve: Resolver = systemResolver): Promise<LookupAddress[]> {
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  const addresses = net.isIP(bare) ? [{ address: bare, family: net.isIP(bare) }] : await resolve(bare);
+  if (addresses.length === 0) throw new OutboundRefused(`${bare} does not resolve`);
+  if (!allowPrivate) {
+    for (const a of addresses) {
+      const reason = forbiddenAddressReason(a.address);
+      if (reason) throw new OutboundRefused(`${bare} resolves to ${a.address} (${reason}); set OUTBOUND_ALLOW_PRIVATE=1 to allow private targets`);
+    }
+  }
+  return addresses;
+}
+
+export interface OutboundOptions {
+  allowPrivate: boolean;
+  timeoutMs: number;
+  maxRedirects?: number;
+  resolve?: Resolver;
+}
+
+export interface OutboundResult {
+  statusCode: number;
+  /** Every URL requested, the first one included. */
+  hops: string[];
+}
+
+function requestOnce(url: URL, address: LookupAddress, timeoutMs: number): Promise<{ statusCode: number; location?: string }> {
+  return new Promise((resolve, reject) => {
+    const mod = url.protocol === 'https:' ? https : http;
+    const req = mod.request(
+      url,
+      {
+        method: 'GET',
+        headers: { 'user-agent': 'Tracklane postback', accept: '*/*' },
+        // Connect to the address that was checked, whatever the name resolves to now.
+        lookup: (_host, opts, cb) => {
+          if ((opts as { all?: boolean }).all) (cb as unknown as (e: null, a: LookupAddress[]) => void)(null, [address]);
+          else cb(null, address.address, address.family);
+        },
+        timeout: timeoutMs,
+        agent: false,
+      },
+      (res) => {
+        // The body is not needed; draining it frees the socket.
+        res.resume();
+        res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, location: res.headers.location }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** GETs `raw` through the guard, following up to `maxRedirects` redirects, each checked again. */
+export async function guardedGet(raw: string, opts: OutboundOptions): Promise<OutboundResult> {
+  const maxRedirects = opts.maxRedirects ?? 5;
+  const hops: string[] = [];
+  let url = checkOutboundUrl(raw);
+  const deadline = Date.now() + opts.timeoutMs;
+  for (;;) {
+    hops.push(url.toString());
+    const [address] = await resolveAllowed(url.hostname, opts.allowPrivate, opts.resolve);
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw new Error(`timed out after ${opts.timeoutMs} ms`);
+    const res = await requestOnce(url, address, remaining);
+    if (res.statusCode >= 300 && res.statusCode < 400 && res.location) {
+      if (hops.length > maxRedirects) throw new OutboundRefused(`more than ${maxRedirects} redirects`);
+      url = checkOutboundUrl(new URL(res.location, url).toString());
+      continue;
+    }
+    return { statusCode: res.statusCode, hops };
+  }
+}

@@ -1,0 +1,254 @@
+// Records a conversion: find the click, check the network's secret and IPs, map the status,
+// convert the payout, then one INSERT ... ON CONFLICT DO NOTHING on (click_id, type, txid), so
+// the unique index (not a check in code) decides what is a duplicate, whatever the concurrency.
+// A known conversion with a new status is a plain UPDATE; the database keeps the status history.
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { and, eq, sql } from 'drizzle-orm';
+import type { FastifyBaseLogger } from 'fastify';
+import type { ClickWriter } from '../context.js';
+import type { Db } from '../db/client.js';
+import { conversions, pendingPostbacks, postbackDeliveries, type ConversionStatus } from '../db/schema.js';
+import { badRequest, forbidden } from '../http/errors.js';
+import type { HotStore } from '../store/hot-store.js';
+import type { RateCache } from './currency.js';
+import { normalizeMoney, percentOf } from './decimal.js';
+import { findClick, type ClickRecord } from './find-click.js';
+import { fillPostbackUrl } from './forward-url.js';
+import { mapStatus, PARAM_ALIASES, type PostbackParams } from './params.js';
+import type { SettingsCache } from './settings.js';
+
+export type ConversionSource = 'postback' | 'pixel' | 'upload';
+
+export interface RecordDeps {
+  db: Db;
+  store: HotStore;
+  clickWriter?: ClickWriter;
+  settings: SettingsCache;
+  rates: RateCache;
+  accountCurrency: string;
+  log: FastifyBaseLogger;
+}
+
+export interface ConversionInput {
+  params: PostbackParams;
+  source: ConversionSource;
+  /** The postback time (an upload may set one in the past). */
+  convertedAt: Date;
+  /** When it was received, if not now (the pending worker's retries). */
+  receivedAt?: Date;
+  /** The caller's address, for the network's allowedIps. */
+  sourceIp?: string;
+  /** sha256 of the secret presented earlier, when retrying a pending postback. */
+  secretHash?: string | null;
+  /** Refuse clicks older than the offer's attribution window (cookie conversions). */
+  enforceWindow?: boolean;
+}
+
+export type Outcome =
+  | { outcome: 'recorded'; conversionId: number; status: ConversionStatus }
+  | { outcome: 'duplicate'; conversionId: number; status: ConversionStatus }
+  | { outcome: 'status_changed'; conversionId: number; status: ConversionStatus; previousStatus: ConversionStatus }
+  | { outcome: 'pending'; pendingId: number }
+  | { outcome: 'outside_window' };
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest();
+
+/** Constant-time: both sides are hashed first, so neither the length nor the content leaks. */
+export function secretMatches(expected: string, presented: string | undefined, presentedHash?: string | null): boolean {
+  const want = sha256(expected);
+  let got: Buffer;
+  if (presented !== undefined) got = sha256(presented);
+  else if (presentedHash && /^[0-9a-f]{64}$/.test(presentedHash)) got = Buffer.from(presentedHash, 'hex');
+  else got = Buffer.alloc(32);
+  return timingSafeEqual(want, got);
+}
+
+export const hashSecret = (secret: string) => sha256(secret).toString('hex');
+
+const statusField = (raw: Record<string, string>) => PARAM_ALIASES.status.find((n) => raw[n] !== undefined) ?? 'status';
+const payoutField = (raw: Record<string, string>) => PARAM_ALIASES.payout.find((n) => raw[n] !== undefined) ?? 'payout';
+
+/** Finds the click and records; a click that is not visible yet is kept in pending_postbacks. */
+export async function recordConversion(deps: RecordDeps, input: ConversionInput): Promise<Outcome> {
+  const { params } = input;
+  if (!params.clickId) throw badRequest('cid', 'a click ID is required (cid, clickid, click_id, subid or cnv_id)');
+  const found = await findClick(deps, params.clickId);
+  if (found) return attributeToClick(deps, found.click, input);
+
+  // Without the click there is no network to check against yet; what can be refused now is.
+  if (params.currency && (await deps.rates.toAccount('0', params.currency)) === undefined) {
+    throw badRequest('currency', `no rate is set for ${params.currency}; set one in /api/currency-rates`);
+  }
+  if (mapStatus(params.status) === undefined && input.source !== 'postback') {
+    throw badRequest(statusField(params.raw), `unknown status "${params.status}"`);
+  }
+  const [row] = await deps.db
+    .insert(pendingPostbacks)
+    .values({
+      clickId: params.clickId,
+      receivedAt: input.receivedAt ?? new Date(),
+      rawParams: params.raw,
+      sourceIp: input.sourceIp ?? null,
+      source: input.source,
+      secretHash: params.secret !== undefined ? hashSecret(params.secret) : null,
+      nextAttemptAt: new Date(Date.now() + 5000),
+    })
+    .returning({ id: pendingPostbacks.id });
+  return { outcome: 'pending', pendingId: row.id };
+}
+
+async function lookup<T>(deps: RecordDeps, pick: (s: ReturnType<SettingsCache['current']>) => T | undefined): Promise<T | undefined> {
+  const hit = pick(deps.settings.current());
+  if (hit !== undefined) return hit;
+  // An id never seen: the row may be seconds old. One reload, then take the answer as it is.
+  return pick(await deps.settings.refresh());
+}
+
+/** Records a conversion for a known click (also the pending worker's entry point). */
+export async function attributeToClick(deps: RecordDeps, click: ClickRecord, input: ConversionInput): Promise<Outcome> {
+  const { params } = input;
+  const offer = click.offerId != null ? await lookup(deps, (s) => s.offers.get(click.offerId!)) : undefined;
+  const campaign = await lookup(deps, (s) => s.campaigns.get(click.campaignId));
+  const networkId = offer?.affiliateNetworkId ?? click.affiliateNetworkId;
+  const network = networkId != null ? await lookup(deps, (s) => s.networks.get(networkId)) : undefined;
+
+  // Pixels fire from the visitor's browser (a secret there is public) and uploads carry an API
+  // key, so the network's secret and IP list guard server-to-server postbacks only.
+  if (input.source === 'postback' && network) {
+    if (network.postbackSecret && !secretMatches(network.postbackSecret, params.secret, input.secretHash)) {
+      throw forbidden('wrong or missing postback secret');
+    }
+    if (network.allowedIps.length > 0 && !(input.sourceIp && network.ipAllowed(input.sourceIp))) {
+      throw forbidden(`postbacks from ${input.sourceIp ?? 'this address'} are not allowed for this affiliate network`);
+    }
+  }
+  if (input.enforceWindow) {
+    const windowDays = offer?.attributionWindowDays ?? 30;
+    if (input.convertedAt.getTime() - click.visitedAt.getTime() > windowDays * 86_400_000) return { outcome: 'outside_window' };
+  }
+
+  const status = mapStatus(params.status, network?.statusMap);
+  if (!status) throw badRequest(statusField(params.raw), `unknown status "${params.status}"; add it to the affiliate network's statusMap`);
+
+  // A payout without a currency is in the offer's currency: that is what the network pays in.
+  const amount = params.payout ?? offer?.payout ?? '0';
+  const currency = (params.payout !== undefined ? params.currency : undefined) ?? offer?.currency ?? deps.accountCurrency;
+  const payout = await deps.rates.toAccount(amount, currency);
+  if (payout === undefined) throw badRequest(params.currency ? 'currency' : payoutField(params.raw), `no rate is set for ${currency}; set one in /api/currency-rates`);
+  const cost = conversionCost(campaign, status, payout);
+  const txid = params.txid ?? (offer?.allowDuplicates ? `auto-${randomUUID()}` : '');
+
+  const forward = forwardUrl(deps, click, campaign, { txid, type: params.type, status, payout });
+  const values = {
+    clickId: click.clickId,
+    type: params.type,
+    txid,
+    status,
+    payout,
+    originalPayout: normalizeMoney(amount),
+    originalCurrency: currency,
+    cost,
+    visitedAt: click.visitedAt,
+    convertedAt: input.convertedAt,
+    campaignId: click.campaignId,
+    trafficSourceId: click.trafficSourceId,
+    offerId: click.offerId,
+    landerId: click.landerId,
+    affiliateNetworkId: networkId ?? null,
+    ruleIndex: click.ruleIndex,
+    pathIndex: click.pathIndex,
+    pathName: click.pathName,
+    country: click.country,
+    device: click.device,
+    os: click.os,
+    browser: click.browser,
+    language: click.language,
+    isBot: click.isBot,
+    tsCampaign: click.tsCampaign,
+    tsAdset: click.tsAdset,
+    tsAd: click.tsAd,
+    tsPlacement: click.tsPlacement,
+    externalId: click.externalId,
+    params: click.params,
+    postbackParams: params.raw,
+  };
+
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const inserted = await deps.db.transaction(async (tx) => {
+      const [row] = await tx
+        .insert(conversions)
+        .values(values)
+        .onConflictDoNothing({ target: [conversions.clickId, conversions.type, conversions.txid] })
+        .returning({ id: conversions.id });
+      if (row && forward) await enqueueDelivery(tx as unknown as Db, row.id, click.trafficSourceId, forward);
+      return row;
+    });
+    if (inserted) return { outcome: 'recorded', conversionId: inserted.id, status };
+
+    const [existing] = await deps.db
+      .select({ id: conversions.id, status: conversions.status, payout: conversions.payout })
+      .from(conversions)
+      .where(and(eq(conversions.clickId, click.clickId), eq(conversions.type, params.type), eq(conversions.txid, txid)));
+    if (!existing) continue;
+    if (existing.status === status) return { outcome: 'duplicate', conversionId: existing.id, status };
+
+    // A decline without a payout keeps the amount it reverses; reports leave declined out.
+    const newPayout = params.payout !== undefined ? payout : existing.payout;
+    const changed = await deps.db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(conversions)
+        .set({ status, payout: newPayout, cost: conversionCost(campaign, status, newPayout), updatedAt: sql`now()` })
+        // Only from the status just read: two concurrent changes cannot both apply.
+        .where(and(eq(conversions.id, existing.id), eq(conversions.status, existing.status)))
+        .returning({ id: conversions.id });
+      const url = row && forwardUrl(deps, click, campaign, { txid, type: params.type, status, payout: newPayout });
+      if (row && url) await enqueueDelivery(tx as unknown as Db, row.id, click.trafficSourceId, url);
+      return row;
+    });
+    if (changed) return { outcome: 'status_changed', conversionId: existing.id, status, previousStatus: existing.status };
+  }
+  throw new Error(`conversion for click ${click.clickId} kept changing under us`);
+}
+
+/** cpa books its value per approved conversion; revshare a percent of the approved payout. */
+export function conversionCost(campaign: { costModel: string; costValue: string | null } | undefined, status: ConversionStatus, payout: string): string {
+  if (!campaign?.costValue || status !== 'approved') return '0';
+  if (campaign.costModel === 'cpa') return normalizeMoney(campaign.costValue);
+  if (campaign.costModel === 'revshare') return percentOf(payout, campaign.costValue);
+  return '0';
+}
+
+function forwardUrl(
+  deps: RecordDeps,
+  click: ClickRecord,
+  campaign: { forwardPostbacks: boolean; name: string } | undefined,
+  c: { txid: string; type: string; status: ConversionStatus; payout: string },
+): string | null {
+  if (campaign && !campaign.forwardPostbacks) return null;
+  const ts = deps.settings.current().trafficSources.get(click.trafficSourceId);
+  if (!ts?.postbackUrl || !ts.postbackStatuses.includes(c.status)) return null;
+  return fillPostbackUrl(ts.postbackUrl, {
+    clickId: click.clickId,
+    externalId: click.externalId,
+    payout: c.payout,
+    currency: deps.accountCurrency,
+    txid: c.txid,
+    type: c.type,
+    status: c.status,
+    campaignId: click.campaignId,
+    campaignName: campaign?.name ?? null,
+    offerId: click.offerId,
+    trafficSourceId: click.trafficSourceId,
+    country: click.country,
+    tsCampaign: click.tsCampaign,
+    tsAdset: click.tsAdset,
+    tsAd: click.tsAd,
+    tsPlacement: click.tsPlacement,
+    params: click.params,
+  });
+}
+
+/** Queues a forward; the same URL for the same conversion is queued once (a unique index). */
+async function enqueueDelivery(db: Db, conversionId: number, trafficSourceId: number, url: string): Promise<void> {
+  await db.insert(postbackDeliveries).values({ conversionId, trafficSourceId, url }).onConflictDoNothing();
+}

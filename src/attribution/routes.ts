@@ -1,0 +1,115 @@
+// /postback (server-to-server, GET or POST form/JSON), /pixel.gif and /pixel.js (cookie
+// conversions from the visitor's browser). Thin: parse, record, answer tiny.
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AppContext } from '../context.js';
+import { ApiError } from '../http/errors.js';
+import { flattenParams, parsePostbackParams } from './params.js';
+import type { Outcome } from './record.js';
+import { attributionFor } from './service.js';
+
+/** Set by /click (src/tracking/click.ts CLICK_COOKIE); the pixel reads it when no click ID is given. */
+export const CLICK_COOKIE = 'tlcid';
+
+/** The smallest transparent 1x1 GIF. */
+export const PIXEL_GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
+
+const str = (description: string) => z.string().optional().describe(description);
+/** Documents the parameters; anything else a network appends is kept as received. */
+const PostbackQuery = z.looseObject({
+  cid: str('click ID (also clickid, click_id, subid, cnv_id)'),
+  payout: str('decimal payout (also sum, revenue, rev, amount); absent = the offer payout'),
+  txid: str('transaction ID (also tid, tx, transaction_id)'),
+  status: str('approved/sale/confirmed, pending/lead/hold, declined/rejected/reversed/chargeback, or the network statusMap words'),
+  type: str('conversion type (also et, ct); default conversion'),
+  currency: str('ISO 4217 currency of the payout; default the offer currency'),
+  secret: str('the affiliate network postback secret (or header x-tracklane-secret)'),
+});
+
+const PostbackAnswer = z.object({
+  status: z.literal('ok'),
+  outcome: z.enum(['recorded', 'duplicate', 'status_changed', 'pending', 'outside_window']),
+  conversionId: z.number().int().optional(),
+  pendingId: z.number().int().optional(),
+  conversionStatus: z.enum(['approved', 'pending', 'declined']).optional(),
+});
+
+function answerBody(out: Outcome): z.infer<typeof PostbackAnswer> {
+  switch (out.outcome) {
+    case 'pending':
+      return { status: 'ok', outcome: 'pending', pendingId: out.pendingId };
+    case 'outside_window':
+      return { status: 'ok', outcome: 'outside_window' };
+    default:
+      return { status: 'ok', outcome: out.outcome, conversionId: out.conversionId, conversionStatus: out.status };
+  }
+}
+
+const wantsJson = (req: FastifyRequest) => (req.headers.accept ?? '').includes('application/json');
+
+export const attributionRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fastify, { ctx }) => {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const service = await attributionFor(ctx);
+
+  const postback = async (req: FastifyRequest, reply: FastifyReply) => {
+    const params = parsePostbackParams(flattenParams(req.query, req.method === 'POST' ? req.body : undefined));
+    const header = req.headers['x-tracklane-secret'];
+    if (typeof header === 'string' && header !== '' && params.secret === undefined) params.secret = header;
+    const out = await service.record({ params, source: 'postback', convertedAt: new Date(), sourceIp: req.ip });
+    // Networks retry on errors, so a duplicate is a 200 too; the outcome says what happened.
+    if (out.outcome !== 'recorded') req.log.info({ clickId: params.clickId, type: params.type, txid: params.txid, ...answerBody(out) }, 'postback not recorded as new');
+    if (wantsJson(req)) return reply.send(answerBody(out));
+    return reply.type('text/plain; charset=utf-8').send('OK');
+  };
+  const postbackSchema = {
+    tags: ['attribution'],
+    summary: 'Record a conversion reported by an affiliate network',
+    description: 'Answers `OK` (text), or JSON with the outcome when the request accepts application/json. Duplicates answer 200 with outcome `duplicate`.',
+    querystring: PostbackQuery,
+    response: { 200: PostbackAnswer },
+  };
+  app.get('/postback', { schema: postbackSchema }, postback);
+  // JSON bodies may carry numbers (payout: 12.5); flattenParams turns them into exact strings.
+  const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]).optional();
+  const PostbackBody = z.looseObject(Object.fromEntries(Object.keys(PostbackQuery.shape).map((k) => [k, scalar])));
+  app.post('/postback', { schema: { ...postbackSchema, body: PostbackBody.optional() } }, postback);
+
+  // The pixel never fails the page it sits on: whatever happens, a GIF (or a script) comes back.
+  const pixel = async (req: FastifyRequest) => {
+    try {
+      const flat = flattenParams(req.query);
+      const params = parsePostbackParams(flat);
+      params.clickId ??= (req.cookies?.[CLICK_COOKIE] ?? '').slice(0, 128) || undefined;
+      if (!params.clickId) {
+        req.log.info('pixel without a click ID or cookie');
+        return;
+      }
+      const out = await service.record({ params, source: 'pixel', convertedAt: new Date(), sourceIp: req.ip, enforceWindow: true });
+      if (out.outcome !== 'recorded') req.log.info({ clickId: params.clickId, ...answerBody(out) }, 'pixel not recorded as new');
+    } catch (err) {
+      if (err instanceof ApiError) req.log.info({ reason: err.message, field: err.field }, 'pixel conversion refused');
+      else {
+        service.stats.pixelErrors++;
+        req.log.error({ err }, 'pixel conversion failed');
+      }
+    }
+  };
+  const PixelQuery = z.record(z.string(), z.unknown());
+  app.get(
+    '/pixel.gif',
+    { schema: { tags: ['attribution'], summary: 'Cookie conversion: a 1x1 GIF; the click ID comes from the tlcid cookie when not given', querystring: PixelQuery } },
+    async (req, reply) => {
+      await pixel(req);
+      return reply.header('cache-control', 'no-store, max-age=0').type('image/gif').send(PIXEL_GIF);
+    },
+  );
+  app.get(
+    '/pixel.js',
+    { schema: { tags: ['attribution'], summary: 'Cookie conversion for pages that prefer a script tag', querystring: PixelQuery } },
+    async (req, reply) => {
+      await pixel(req);
+      return reply.header('cache-control', 'no-store, max-age=0').type('application/javascript; charset=utf-8').send('/* tracklane conversion recorded */\n');
+    },
+  );
+};

@@ -1,0 +1,363 @@
+import { and, eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { attributionFor } from '../../src/attribution/service.js';
+import { sum } from '../../src/attribution/decimal.js';
+import { PARAM_ALIASES } from '../../src/attribution/params.js';
+import { rows } from '../../src/db/client.js';
+import { conversions, conversionStatusHistory, pendingPostbacks } from '../../src/db/schema.js';
+import { createFixture, newClickId, seedVisit, visitFor, type Fixture } from '../helpers/attribution-fixtures.js';
+import { authHeaders, BACKENDS, setupTestApp } from '../helpers/test-app.js';
+
+const JSON_ACCEPT = { accept: 'application/json' };
+
+describe.each(BACKENDS)('postback attribution on %s', (backend) => {
+  let t: Awaited<ReturnType<typeof setupTestApp>>;
+  const deps = () => ({ db: t.app.ctx.db, store: t.app.ctx.store });
+  const db = () => t.app.ctx.db;
+  const conversionsOf = (clickId: string) => db().select().from(conversions).where(eq(conversions.clickId, clickId));
+  const countAll = async () => Number((await rows<{ n: string }>(db(), sql`select count(*)::text as n from conversions`))[0].n);
+  const postback = (query: Record<string, string>, headers: Record<string, string> = JSON_ACCEPT, remoteAddress?: string) =>
+    t.app.inject({ method: 'GET', url: '/postback', query, headers, ...(remoteAddress ? { remoteAddress } : {}) });
+
+  let plain: Fixture;
+  beforeAll(async () => {
+    // Workers off: each test drives retries itself with a moved clock.
+    t = await setupTestApp(backend, { env: { POSTBACK_WORKER_MS: '0', ATTRIBUTION_RETRY_MINUTES: '60' } });
+    plain = await createFixture(db(), { offer: { payout: '7.5' } });
+  });
+  afterAll(async () => t?.close());
+
+  it('accepts every alias of click ID, payout, transaction ID and type, over GET, POST form and POST JSON', async () => {
+    const n = Math.max(...Object.values(PARAM_ALIASES).map((a) => a.length));
+    for (let i = 0; i < n; i++) {
+      const v = await seedVisit(deps(), plain);
+      const pick = (field: keyof typeof PARAM_ALIASES) => PARAM_ALIASES[field][i % PARAM_ALIASES[field].length];
+      const query = { [pick('clickId')]: v.clickId, [pick('payout')]: `1${i}.25`, [pick('txid')]: `tx-${i}`, [pick('type')]: 'sale' };
+      const res = await postback(query);
+      expect(res.statusCode, JSON.stringify(query)).toBe(200);
+      expect(res.json()).toMatchObject({ status: 'ok', outcome: 'recorded' });
+      const [c] = await conversionsOf(v.clickId);
+      expect(c).toMatchObject({ payout: `1${i}.250000`, txid: `tx-${i}`, type: 'sale', status: 'approved' });
+    }
+    const form = await seedVisit(deps(), plain);
+    const viaForm = await t.app.inject({ method: 'POST', url: '/postback', payload: `subid=${form.clickId}&sum=3&tid=f1`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(viaForm.statusCode).toBe(200);
+    expect(viaForm.body).toBe('OK');
+    const json = await seedVisit(deps(), plain);
+    const viaJson = await t.app.inject({ method: 'POST', url: '/postback', payload: { click_id: json.clickId, amount: 4.5, transaction_id: 'j1', et: 'lead', status: 'lead' } });
+    expect(viaJson.statusCode).toBe(200);
+    expect((await conversionsOf(form.clickId))[0]).toMatchObject({ payout: '3.000000', txid: 'f1', type: 'conversion' });
+    expect((await conversionsOf(json.clickId))[0]).toMatchObject({ payout: '4.500000', txid: 'j1', type: 'lead', status: 'pending' });
+  });
+
+  it('maps statuses through the network statusMap, then the defaults; unknown is a 400', async () => {
+    const f = await createFixture(db(), { network: { statusMap: { '1': 'approved', '2': 'declined', WAIT: 'pending' } } });
+    const cases: [string, string][] = [
+      ['1', 'approved'], ['2', 'declined'], ['wait', 'pending'], ['sale', 'approved'], ['confirmed', 'approved'],
+      ['hold', 'pending'], ['rejected', 'declined'], ['chargeback', 'declined'], ['reversed', 'declined'],
+    ];
+    for (const [word, status] of cases) {
+      const v = await seedVisit(deps(), f);
+      expect((await postback({ cid: v.clickId, status: word })).statusCode).toBe(200);
+      expect((await conversionsOf(v.clickId))[0].status, word).toBe(status);
+    }
+    const v = await seedVisit(deps(), f);
+    const bad = await postback({ cid: v.clickId, status: 'maybe' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.field).toBe('status');
+    expect(await conversionsOf(v.clickId)).toHaveLength(0);
+  });
+
+  it('copies the visit dimensions and keeps both times; absent payout is the offer payout', async () => {
+    const v = await seedVisit(deps(), plain, 'postgres');
+    const res = await postback({ clickid: v.clickId }, {});
+    expect(res.body).toBe('OK');
+    const [c] = await conversionsOf(v.clickId);
+    expect(c).toMatchObject({
+      payout: '7.500000', originalCurrency: 'USD', status: 'approved', type: 'conversion', txid: '',
+      campaignId: plain.campaignId, offerId: plain.offerId, trafficSourceId: plain.trafficSourceId, affiliateNetworkId: plain.networkId,
+      country: 'DE', device: 'mobile', os: 'Android', browser: 'Chrome', pathName: 'main', tsCampaign: 'spring sale', tsAd: 'ad/1', externalId: v.externalId,
+      params: v.params,
+    });
+    expect(c.visitedAt.getTime()).toBe(v.visitedAt.getTime());
+    expect(Math.abs(c.convertedAt.getTime() - Date.now())).toBeLessThan(60_000);
+  });
+
+  it('does not count a repeat twice; answers 200 with outcome duplicate', async () => {
+    const v = await seedVisit(deps(), plain);
+    expect((await postback({ cid: v.clickId, payout: '5' })).json().outcome).toBe('recorded');
+    const again = await postback({ cid: v.clickId, payout: '5' });
+    expect(again.statusCode).toBe(200);
+    expect(again.json().outcome).toBe('duplicate');
+    expect((await postback({ cid: v.clickId, payout: '5' }, {})).body).toBe('OK');
+    expect(await conversionsOf(v.clickId)).toHaveLength(1);
+    // Another type on the same click is its own conversion.
+    expect((await postback({ cid: v.clickId, type: 'deposit' })).json().outcome).toBe('recorded');
+    expect(await conversionsOf(v.clickId)).toHaveLength(2);
+  });
+
+  it('200 concurrent identical postbacks give exactly one conversion', async () => {
+    const v = await seedVisit(deps(), plain);
+    const answers = await Promise.all(Array.from({ length: 200 }, () => postback({ cid: v.clickId, payout: '2.5', txid: 'same' })));
+    expect(answers.every((a) => a.statusCode === 200)).toBe(true);
+    const outcomes = answers.map((a) => a.json().outcome);
+    expect(outcomes.filter((o) => o === 'recorded')).toHaveLength(1);
+    expect(outcomes.filter((o) => o === 'duplicate')).toHaveLength(199);
+    expect(await conversionsOf(v.clickId)).toHaveLength(1);
+  });
+
+  it('50 distinct txids on one click give 50 conversions with the exact revenue', async () => {
+    const v = await seedVisit(deps(), plain);
+    const payouts = Array.from({ length: 50 }, (_, i) => `0.${String(i + 1).padStart(2, '0')}`);
+    await Promise.all(payouts.map((p, i) => postback({ cid: v.clickId, payout: p, txid: `up-${i}` })));
+    const [r] = await rows<{ n: string; revenue: string }>(db(), sql`select count(*)::text as n, sum(payout)::text as revenue from conversions where click_id = ${v.clickId}`);
+    expect(r.n).toBe('50');
+    expect(sum([r.revenue])).toBe(sum(payouts));
+    expect(sum(payouts)).toBe('12.75');
+  });
+
+  it('without a txid, repeats count only when the offer allows duplicates', async () => {
+    const f = await createFixture(db(), { offer: { allowDuplicates: true, payout: '1' } });
+    const v = await seedVisit(deps(), f);
+    for (let i = 0; i < 3; i++) expect((await postback({ cid: v.clickId })).json().outcome).toBe('recorded');
+    const list = await conversionsOf(v.clickId);
+    expect(list).toHaveLength(3);
+    expect(new Set(list.map((c) => c.txid)).size).toBe(3);
+  });
+
+  it('approved -> declined updates the row, keeps the history and takes the revenue out', async () => {
+    const v = await seedVisit(deps(), plain);
+    await postback({ cid: v.clickId, payout: '20', txid: 'order-1', status: 'approved' });
+    const changed = await postback({ cid: v.clickId, txid: 'order-1', status: 'chargeback' });
+    expect(changed.json()).toMatchObject({ outcome: 'status_changed', conversionStatus: 'declined' });
+    const list = await conversionsOf(v.clickId);
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatchObject({ status: 'declined', payout: '20.000000' });
+    const history = await db().select().from(conversionStatusHistory).where(eq(conversionStatusHistory.conversionId, list[0].id));
+    expect(history.map((h) => h.status)).toEqual(['approved', 'declined']);
+    const [r] = await rows<{ revenue: string | null }>(
+      db(),
+      sql`select coalesce(sum(payout) filter (where status <> 'declined'), 0)::text as revenue from conversions where click_id = ${v.clickId}`,
+    );
+    expect(Number(r.revenue)).toBe(0);
+    // The same status again is a duplicate, not another history row.
+    expect((await postback({ cid: v.clickId, txid: 'order-1', status: 'declined' })).json().outcome).toBe('duplicate');
+    expect(await db().select().from(conversionStatusHistory).where(eq(conversionStatusHistory.conversionId, list[0].id))).toHaveLength(2);
+  });
+
+  it('attributes a postback whose click is only in the hot record (not flushed to Postgres)', async () => {
+    const v = await seedVisit(deps(), plain, 'hot');
+    expect((await postback({ cid: v.clickId, payout: '3' })).json().outcome).toBe('recorded');
+    const [c] = await conversionsOf(v.clickId);
+    expect(c).toMatchObject({ campaignId: plain.campaignId, country: 'DE', payout: '3.000000' });
+  });
+
+  it("attributes a postback whose click is only in this instance's unflushed buffer", async () => {
+    const writer = t.app.ctx.clickWriter;
+    expect(writer, 'the tracking plugin sets ctx.clickWriter').toBeDefined();
+    const v = visitFor(plain);
+    writer!.add(v);
+    expect(writer!.peek(v.clickId)).toBeDefined();
+    const res = await postback({ cid: v.clickId, payout: '4' });
+    expect(res.json().outcome).toBe('recorded');
+    expect((await conversionsOf(v.clickId))[0]).toMatchObject({ campaignId: plain.campaignId, payout: '4.000000' });
+    await writer!.flush();
+  });
+
+  it('keeps a postback for an unknown click pending, attributes it when the click appears, else shows it unattributed', async () => {
+    const retry = async (minutesAhead: number) => (await attributionFor(t.app.ctx)).retryPending(new Date(Date.now() + minutesAhead * 60_000));
+    const late = visitFor(plain);
+    const first = await postback({ cid: late.clickId, payout: '9', txid: 'L1', secret: 'not-stored', zone: 'abc' });
+    expect(first.statusCode).toBe(200);
+    expect(first.json().outcome).toBe('pending');
+    const never = newClickId();
+    expect((await postback({ cid: never, payout: '1' })).json().outcome).toBe('pending');
+
+    await retry(1);
+    expect(await conversionsOf(late.clickId)).toHaveLength(0);
+    // Another instance flushes the click; the next retry finds it.
+    await seedVisit(deps(), plain, 'postgres', { clickId: late.clickId });
+    await retry(2);
+    await retry(3);
+    const attributed = await conversionsOf(late.clickId);
+    expect(attributed).toHaveLength(1);
+    expect(attributed[0]).toMatchObject({ payout: '9.000000', txid: 'L1' });
+    const [lateRow] = await db().select().from(pendingPostbacks).where(eq(pendingPostbacks.clickId, late.clickId));
+    expect(lateRow).toMatchObject({ state: 'attributed', conversionId: attributed[0].id });
+    expect(JSON.stringify(lateRow.rawParams)).not.toContain('not-stored');
+
+    await retry(61);
+    const [gone] = await db().select().from(pendingPostbacks).where(eq(pendingPostbacks.clickId, never));
+    expect(gone.state).toBe('unattributed');
+    expect(gone.rawParams).toMatchObject({ cid: never, payout: '1' });
+  });
+
+  it('refuses a wrong or missing secret and a foreign IP with 403, storing nothing', async () => {
+    const f = await createFixture(db(), { network: { postbackSecret: 's3cret-value', allowedIps: ['203.0.113.0/24'] } });
+    const v = await seedVisit(deps(), f);
+    const before = await countAll();
+    const ok = '203.0.113.7';
+    expect((await postback({ cid: v.clickId }, JSON_ACCEPT, ok)).statusCode).toBe(403);
+    expect((await postback({ cid: v.clickId, secret: 's3cret-valuf' }, JSON_ACCEPT, ok)).statusCode).toBe(403);
+    expect((await postback({ cid: v.clickId }, { ...JSON_ACCEPT, 'x-tracklane-secret': 'wrong' }, ok)).statusCode).toBe(403);
+    expect((await postback({ cid: v.clickId, secret: 's3cret-value' }, JSON_ACCEPT, '198.51.100.1')).statusCode).toBe(403);
+    expect(await countAll()).toBe(before);
+    const good = await postback({ cid: v.clickId }, { ...JSON_ACCEPT, 'x-tracklane-secret': 's3cret-value' }, ok);
+    expect(good.statusCode).toBe(200);
+    expect(await conversionsOf(v.clickId)).toHaveLength(1);
+  });
+
+  it('refuses a pending postback with a wrong secret once its click appears', async () => {
+    const f = await createFixture(db(), { network: { postbackSecret: 'pending-secret' } });
+    const v = visitFor(f);
+    expect((await postback({ cid: v.clickId, secret: 'guess' })).json().outcome).toBe('pending');
+    await seedVisit(deps(), f, 'postgres', { clickId: v.clickId });
+    await (await attributionFor(t.app.ctx)).retryPending(new Date(Date.now() + 60_000));
+    expect(await conversionsOf(v.clickId)).toHaveLength(0);
+    const [p] = await db().select().from(pendingPostbacks).where(eq(pendingPostbacks.clickId, v.clickId));
+    expect(p.state).toBe('rejected');
+  });
+
+  it.each(['abc', '-5', '1e400', 'NaN', 'Infinity', '0x10', '1,5', '12.', '1'.repeat(40), ' 5 5'])('refuses payout %j with 400 naming payout, storing nothing', async (payout) => {
+    const v = await seedVisit(deps(), plain);
+    const before = await countAll();
+    const res = await postback({ cid: v.clickId, payout });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.field).toBe('payout');
+    expect(await countAll()).toBe(before);
+    const alias = await postback({ cid: v.clickId, sum: payout });
+    expect(alias.json().error.field).toBe('sum');
+    const pending = await db().select().from(pendingPostbacks).where(eq(pendingPostbacks.clickId, v.clickId));
+    expect(pending).toHaveLength(0);
+  });
+
+  it('refuses over-long values, repeated parameters and a missing click ID with 400', async () => {
+    const v = await seedVisit(deps(), plain);
+    expect((await postback({ cid: v.clickId, txid: 'x'.repeat(129) })).json().error.field).toBe('txid');
+    expect((await postback({ cid: v.clickId, sub9: 'x'.repeat(600) })).json().error.field).toBe('sub9');
+    expect((await postback({ cid: 'c'.repeat(200) })).json().error.field).toBe('cid');
+    expect((await t.app.inject(`/postback?cid=${v.clickId}&payout=1&payout=1000`)).statusCode).toBe(400);
+    expect((await postback({ cid: v.clickId, payout: '1', sum: '1000' })).statusCode).toBe(400);
+    const none = await postback({ payout: '1' });
+    expect(none.statusCode).toBe(400);
+    expect(none.json().error.field).toBe('cid');
+    expect(await conversionsOf(v.clickId)).toHaveLength(0);
+  });
+
+  it('converts payouts to the account currency with user-set rates; an unknown currency is a 400', async () => {
+    const set = await t.app.inject({ method: 'PUT', url: '/api/currency-rates/eur', headers: authHeaders(), payload: { rate: '1.1' } });
+    expect(set.statusCode).toBe(200);
+    expect(set.json()).toMatchObject({ currency: 'EUR' });
+    const v = await seedVisit(deps(), plain);
+    await postback({ cid: v.clickId, payout: '10.05', currency: 'eur' });
+    expect((await conversionsOf(v.clickId))[0]).toMatchObject({ payout: '11.055000', originalPayout: '10.050000', originalCurrency: 'EUR' });
+    const unknown = await postback({ cid: v.clickId, payout: '1', currency: 'GBP', txid: 'g' });
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.json().error.field).toBe('currency');
+    // The offer's default payout is converted from the offer's currency.
+    const eurOffer = await createFixture(db(), { offer: { payout: '100', currency: 'EUR' } });
+    const w = await seedVisit(deps(), eurOffer);
+    await postback({ cid: w.clickId });
+    expect((await conversionsOf(w.clickId))[0].payout).toBe('110.000000');
+    const list = await t.app.inject({ url: '/api/currency-rates', headers: authHeaders() });
+    expect(list.json().items).toEqual([expect.objectContaining({ currency: 'EUR', rate: expect.stringMatching(/^1\.10*$/) })]);
+    expect((await t.app.inject({ method: 'PUT', url: '/api/currency-rates/EUR', headers: authHeaders(), payload: { rate: '-1' } })).json().error.field).toBe('rate');
+    expect((await t.app.inject({ method: 'POST', url: '/api/currency-rates', headers: authHeaders(), payload: { currency: 'USD', rate: '2' } })).statusCode).toBe(400);
+    expect((await t.app.inject({ method: 'DELETE', url: '/api/currency-rates/JPY', headers: authHeaders() })).statusCode).toBe(404);
+  });
+
+  it('books cpa and revshare cost on approved conversions', async () => {
+    const cpa = await createFixture(db(), { campaign: { costModel: 'cpa', costValue: '3.5' } });
+    const rs = await createFixture(db(), { campaign: { costModel: 'revshare', costValue: '40' } });
+    const a = await seedVisit(deps(), cpa);
+    const b = await seedVisit(deps(), rs);
+    await postback({ cid: a.clickId, payout: '10' });
+    await postback({ cid: b.clickId, payout: '12.5' });
+    expect((await conversionsOf(a.clickId))[0].cost).toBe('3.500000');
+    expect((await conversionsOf(b.clickId))[0].cost).toBe('5.000000');
+    await postback({ cid: b.clickId, status: 'declined' });
+    expect((await conversionsOf(b.clickId))[0]).toMatchObject({ status: 'declined', cost: '0.000000' });
+  });
+
+  it('uploads conversions as JSON and CSV, with a past time, answering per row', async () => {
+    const v = await seedVisit(deps(), plain);
+    const w = await seedVisit(deps(), plain);
+    const past = '2026-01-15T10:30:00.000Z';
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/conversions',
+      headers: authHeaders(),
+      payload: [
+        { clickId: v.clickId, payout: '12.34', txid: 'U1', time: past },
+        { clickId: v.clickId, payout: '12.34', txid: 'U1', time: past },
+        { clickId: w.clickId, payout: 'abc' },
+        { payout: '1' },
+        { clickId: newClickId(), payout: '2' },
+      ],
+    });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.rows.map((r: { outcome: string }) => r.outcome)).toEqual(['recorded', 'duplicate', 'error', 'error', 'pending']);
+    expect(body.rows[2].error.field).toBe('payout');
+    expect(body.rows[3].error.field).toBe('clickId');
+    const [c] = await conversionsOf(v.clickId);
+    expect(c.convertedAt.toISOString()).toBe(past);
+    expect(c.payout).toBe('12.340000');
+    expect(await conversionsOf(w.clickId)).toHaveLength(0);
+
+    const csv = `clickId,payout,txid,status,type,currency,time\n${w.clickId},"1,000",,,,,\n${w.clickId},5.5,C1,approved,sale,,2026-02-01T00:00:00Z\n`;
+    const up = await t.app.inject({ method: 'POST', url: '/api/conversions', headers: { ...authHeaders(), 'content-type': 'text/csv' }, payload: csv });
+    expect(up.statusCode).toBe(200);
+    expect(up.json().rows.map((r: { outcome: string }) => r.outcome)).toEqual(['error', 'recorded']);
+    const [d] = await conversionsOf(w.clickId);
+    expect(d).toMatchObject({ payout: '5.500000', txid: 'C1', type: 'sale' });
+    expect(d.convertedAt.toISOString()).toBe('2026-02-01T00:00:00.000Z');
+    expect((await t.app.inject({ method: 'POST', url: '/api/conversions', payload: [] })).statusCode).toBe(401);
+  });
+
+  it('records a pixel conversion from the click cookie, within the attribution window only', async () => {
+    const v = await seedVisit(deps(), plain);
+    const res = await t.app.inject({ url: '/pixel.gif?payout=6', cookies: { tlcid: v.clickId } });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('image/gif');
+    expect(res.rawPayload.subarray(0, 6).toString()).toBe('GIF89a');
+    expect((await conversionsOf(v.clickId))[0]).toMatchObject({ payout: '6.000000', status: 'approved' });
+
+    const js = await seedVisit(deps(), plain);
+    const script = await t.app.inject({ url: '/pixel.js?type=signup', cookies: { tlcid: js.clickId } });
+    expect(script.statusCode).toBe(200);
+    expect(script.headers['content-type']).toContain('javascript');
+    expect((await conversionsOf(js.clickId))[0].type).toBe('signup');
+
+    const short = await createFixture(db(), { offer: { attributionWindowDays: 1 } });
+    const old = await seedVisit(deps(), short, 'both', { visitedAt: new Date(Date.now() - 3 * 86_400_000) });
+    expect((await t.app.inject({ url: '/pixel.gif', cookies: { tlcid: old.clickId } })).statusCode).toBe(200);
+    expect(await conversionsOf(old.clickId)).toHaveLength(0);
+
+    for (const junk of ['/pixel.gif?payout=abc', '/pixel.gif?cid=a&cid=b', '/pixel.gif', '/pixel.js?currency=%00%01', `/pixel.gif?cid=${'z'.repeat(5000)}`]) {
+      const r = await t.app.inject({ url: junk, cookies: { tlcid: v.clickId } });
+      expect(r.statusCode, junk).toBe(200);
+    }
+    expect(await conversionsOf(v.clickId)).toHaveLength(1);
+  });
+
+  it('documents the routes in /openapi.json', async () => {
+    const paths = Object.keys((await t.app.inject('/openapi.json')).json().paths);
+    for (const p of ['/postback', '/pixel.gif', '/pixel.js', '/api/conversions', '/api/currency-rates', '/api/currency-rates/{currency}', '/api/postback-deliveries']) {
+      expect(paths).toContain(p);
+    }
+  });
+
+  it('never leaves a pending row attributed twice across two passes', async () => {
+    const v = visitFor(plain);
+    await postback({ cid: v.clickId, txid: 'twice' });
+    await postback({ cid: v.clickId, txid: 'twice' });
+    await seedVisit(deps(), plain, 'postgres', { clickId: v.clickId });
+    const svc = await attributionFor(t.app.ctx);
+    const soon = new Date(Date.now() + 60_000);
+    await Promise.all([svc.retryPending(soon), svc.retryPending(soon)]);
+    expect(await conversionsOf(v.clickId)).toHaveLength(1);
+    const states = await db().select({ state: pendingPostbacks.state, outcome: pendingPostbacks.outcome }).from(pendingPostbacks).where(and(eq(pendingPostbacks.clickId, v.clickId)));
+    expect(states.map((s) => s.outcome).sort()).toEqual(['duplicate', 'recorded']);
+  });
+});
