@@ -43,6 +43,8 @@ export function formatPath(path: readonly PropertyKey[]): string {
 interface ValidationIssue {
   instancePath?: string;
   message?: string;
+  keyword?: string;
+  params?: { keys?: unknown };
 }
 
 /** `/flow/paths/0/offers/1/id` (JSON pointer, as the validators report it) -> path segments. */
@@ -54,7 +56,11 @@ const pointerToPath = (pointer: string): PropertyKey[] =>
 
 function validationError(err: FastifyError & { validation: ValidationIssue[]; validationContext?: string }): ApiError {
   const first = err.validation[0] ?? {};
-  const field = formatPath(pointerToPath(first.instancePath ?? '')) || err.validationContext || undefined;
+  const path = pointerToPath(first.instancePath ?? '');
+  // A strict object reports an unknown key at the object's path; name the key itself.
+  const keys = first.keyword === 'unrecognized_keys' ? first.params?.keys : undefined;
+  if (Array.isArray(keys) && typeof keys[0] === 'string') path.push(keys[0]);
+  const field = formatPath(path) || err.validationContext || undefined;
   const message = first.message ?? 'invalid input';
   return badRequest(field, field ? `${field}: ${message}` : message);
 }

@@ -1,0 +1,278 @@
+// /api/traffic-sources, /api/affiliate-networks, /api/offers, /api/landers, /api/campaigns:
+// the same five routes for each (list, get, create, patch, archive), thin over the plain
+// functions in this folder, with ETag / If-Match for safe concurrent edits.
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AppContext } from '../context.js';
+import { affiliateNetworks, campaigns, landers, offers, trafficSources } from '../db/schema.js';
+import {
+  AffiliateNetworkCreate,
+  AffiliateNetworkOut,
+  AffiliateNetworkPatch,
+  createAffiliateNetwork,
+  toAffiliateNetwork,
+  updateAffiliateNetwork,
+} from './affiliate-networks.js';
+import { CampaignCreate, CampaignOut, CampaignPatch, createCampaign, paramsFor, toCampaign, updateCampaign } from './campaigns.js';
+import { IdParam } from './fields.js';
+import { createLander, LanderCreate, LanderOut, LanderPatch, toLander, updateLander } from './landers.js';
+import { archiveRow, etagOf, getRow, listRows, ListQuery, type ManagedTable, type ManagementDeps } from './managed-rows.js';
+import { createOffer, OfferCreate, OfferOut, OfferPatch, toOffer, updateOffer } from './offers.js';
+import { AFFILIATE_NETWORK_PRESETS, TRAFFIC_SOURCE_PRESETS } from './presets.js';
+import { createTrafficSource, toTrafficSource, TrafficSourceCreate, TrafficSourceOut, TrafficSourcePatch, updateTrafficSource } from './traffic-sources.js';
+
+const ErrorOut = z.object({ error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }) });
+const IfMatch = z.looseObject({
+  'if-match': z.string().optional().describe('the ETag you read; a write over a newer version gets 412. Without it the last write wins.'),
+});
+
+interface Managed {
+  id: number;
+  version: number;
+}
+
+interface EntitySpec<Row extends Managed> {
+  path: string;
+  tag: string;
+  kind: string;
+  what: string;
+  table: ManagedTable;
+  create: z.ZodType;
+  patch: z.ZodType;
+  out: z.ZodType;
+  createDescription?: string;
+  present(rows: Row[]): Promise<unknown[]>;
+  createFn(deps: ManagementDeps, body: never): Promise<Row>;
+  updateFn(deps: ManagementDeps, id: number, body: never, ifMatch?: string): Promise<Row>;
+}
+
+export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fastify, { ctx }) => {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const deps: ManagementDeps = {
+    db: ctx.db,
+    publicUrl: ctx.config.PUBLIC_URL,
+    accountCurrency: ctx.config.ACCOUNT_CURRENCY,
+    // The write is committed by now; a failed reload must not turn it into a 500 (the poll retries).
+    changed: () =>
+      ctx.campaigns.changed().catch((err: Error) => ctx.log.warn({ err: err.message }, 'campaign cache reload after a write failed; polling will catch up')),
+  };
+
+  function entityRoutes<Row extends Managed>(spec: EntitySpec<Row>) {
+    const one = async (reply: FastifyReply, row: Row, code = 200) => {
+      const [body] = await spec.present([row]);
+      return reply.code(code).header('etag', etagOf(spec.kind, row)).send(body as never);
+    };
+    const tags = [spec.tag];
+
+    app.get(
+      spec.path,
+      {
+        schema: {
+          tags,
+          summary: `List ${spec.what}s`,
+          description: 'Newest first. Archived ones only with status=archived or status=all.',
+          querystring: ListQuery,
+          response: { 200: z.object({ items: z.array(spec.out), total: z.number().int(), page: z.number().int(), pageSize: z.number().int() }), 400: ErrorOut },
+        },
+      },
+      async (req) => {
+        const page = await listRows(ctx.db, spec.table, req.query);
+        return { ...page, items: await spec.present(page.items as unknown as Row[]) } as never;
+      },
+    );
+    app.get(
+      `${spec.path}/:id`,
+      {
+        schema: {
+          tags,
+          summary: `Get a ${spec.what}`,
+          description: 'The ETag header identifies this version; send it back as If-Match when you PATCH.',
+          params: IdParam,
+          response: { 200: spec.out, 400: ErrorOut, 404: ErrorOut },
+        },
+      },
+      async (req, reply) => one(reply, (await getRow(ctx.db, spec.table, req.params.id, spec.what)) as unknown as Row),
+    );
+    app.post(
+      spec.path,
+      {
+        schema: {
+          tags,
+          summary: `Create a ${spec.what}`,
+          description: spec.createDescription,
+          body: spec.create,
+          response: { 201: spec.out, 400: ErrorOut, 409: ErrorOut },
+        },
+      },
+      async (req, reply) => one(reply, await spec.createFn(deps, req.body as never), 201),
+    );
+    app.patch(
+      `${spec.path}/:id`,
+      {
+        schema: {
+          tags,
+          summary: `Change a ${spec.what}`,
+          description: 'Only the fields sent change. With If-Match, a stale ETag gets 412 instead of overwriting someone else; without it the last write wins.',
+          params: IdParam,
+          headers: IfMatch,
+          body: spec.patch,
+          response: { 200: spec.out, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut, 412: ErrorOut },
+        },
+      },
+      async (req, reply) => one(reply, await spec.updateFn(deps, req.params.id, req.body as never, req.headers['if-match'])),
+    );
+    app.delete(
+      `${spec.path}/:id`,
+      {
+        schema: {
+          tags,
+          summary: `Archive a ${spec.what}`,
+          description: 'Archives (status archived) and returns it; nothing is deleted, so reports and old links keep working. PATCH status back to restore.',
+          params: IdParam,
+          headers: IfMatch,
+          response: { 200: spec.out, 400: ErrorOut, 404: ErrorOut, 412: ErrorOut },
+        },
+      },
+      async (req, reply) =>
+        one(reply, (await archiveRow(deps, spec.table, { id: req.params.id, what: spec.what, kind: spec.kind, ifMatch: req.headers["if-match"] })) as unknown as Row),
+    );
+  }
+
+  app.get(
+    '/traffic-sources/presets',
+    {
+      schema: {
+        tags: ['traffic sources'],
+        summary: 'Traffic-source presets (POST /api/traffic-sources {"name","preset"})',
+        response: {
+          200: z.object({
+            items: z.array(
+              z.object({
+                name: z.string(),
+                label: z.string(),
+                params: z.array(z.object({ name: z.string(), token: z.string(), role: z.string() })),
+                postbackUrl: z.string().nullable(),
+              }),
+            ),
+          }),
+        },
+      },
+    },
+    async () => ({
+      items: Object.entries(TRAFFIC_SOURCE_PRESETS).map(([name, p]) => ({
+        name,
+        label: p.label,
+        params: p.params.map((x) => ({ ...x })),
+        postbackUrl: 'postbackUrl' in p ? p.postbackUrl : null,
+      })),
+    }),
+  );
+  app.get(
+    '/affiliate-networks/presets',
+    {
+      schema: {
+        tags: ['affiliate networks'],
+        summary: 'Affiliate-network presets (POST /api/affiliate-networks {"name","preset"})',
+        response: {
+          200: z.object({
+            items: z.array(
+              z.object({
+                name: z.string(),
+                label: z.string(),
+                clickIdToken: z.string(),
+                payoutToken: z.string().nullable(),
+                txidToken: z.string().nullable(),
+                statusToken: z.string().nullable(),
+              }),
+            ),
+          }),
+        },
+      },
+    },
+    async () => ({
+      items: Object.entries(AFFILIATE_NETWORK_PRESETS).map(([name, p]) => ({
+        name,
+        label: p.label,
+        clickIdToken: p.clickIdToken,
+        payoutToken: p.payoutToken ?? null,
+        txidToken: p.txidToken ?? null,
+        statusToken: 'statusToken' in p ? p.statusToken : null,
+      })),
+    }),
+  );
+
+  entityRoutes<typeof trafficSources.$inferSelect>({
+    path: '/traffic-sources',
+    tag: 'traffic sources',
+    kind: 'traffic-source',
+    what: 'traffic source',
+    table: trafficSources,
+    create: TrafficSourceCreate,
+    patch: TrafficSourcePatch,
+    out: TrafficSourceOut,
+    createDescription: 'Give `preset` (facebook, google, tiktok, taboola, outbrain, mgid, propellerads) to fill params from a known network.',
+    present: async (rows) => rows.map(toTrafficSource),
+    createFn: createTrafficSource,
+    updateFn: updateTrafficSource,
+  });
+  entityRoutes<typeof affiliateNetworks.$inferSelect>({
+    path: '/affiliate-networks',
+    tag: 'affiliate networks',
+    kind: 'affiliate-network',
+    what: 'affiliate network',
+    table: affiliateNetworks,
+    create: AffiliateNetworkCreate,
+    patch: AffiliateNetworkPatch,
+    out: AffiliateNetworkOut,
+    createDescription:
+      'Give `preset` (tune, hasoffers, cake, everflow, impact) or at least `clickIdToken`. The answer has `postbackUrl` to paste into the network. `postbackSecret` is returned in clear: every API key is an administrator, and the owner needs it to configure the network.',
+    present: async (rows) => rows.map((r) => toAffiliateNetwork(r, deps)),
+    createFn: createAffiliateNetwork,
+    updateFn: updateAffiliateNetwork,
+  });
+  entityRoutes<typeof offers.$inferSelect>({
+    path: '/offers',
+    tag: 'offers',
+    kind: 'offer',
+    what: 'offer',
+    table: offers,
+    create: OfferCreate,
+    patch: OfferPatch,
+    out: OfferOut,
+    present: async (rows) => rows.map(toOffer),
+    createFn: createOffer,
+    updateFn: updateOffer,
+  });
+  entityRoutes<typeof landers.$inferSelect>({
+    path: '/landers',
+    tag: 'landers',
+    kind: 'lander',
+    what: 'lander',
+    table: landers,
+    create: LanderCreate,
+    patch: LanderPatch,
+    out: LanderOut,
+    present: async (rows) => rows.map(toLander),
+    createFn: createLander,
+    updateFn: updateLander,
+  });
+  entityRoutes<typeof campaigns.$inferSelect>({
+    path: '/campaigns',
+    tag: 'campaigns',
+    kind: 'campaign',
+    what: 'campaign',
+    table: campaigns,
+    create: CampaignCreate,
+    patch: CampaignPatch,
+    out: CampaignOut,
+    createDescription:
+      'The answer has `trackingUrl` (give it to the traffic source) and `ctaUrl` (the call-to-action link for landers: /cta, or /cta/N for the Nth offer of a multi-offer lander). Edits reach /click on every instance within a second.',
+    present: async (rows) => {
+      const params = await paramsFor(ctx.db, rows);
+      return rows.map((r) => toCampaign(r, params.get(r.trafficSourceId) ?? [], deps));
+    },
+    createFn: createCampaign,
+    updateFn: updateCampaign,
+  });
+};

@@ -1,0 +1,319 @@
+// The management API end to end: create/read/update/archive of every entity, each input
+// error as a 400 naming the field, ETag / If-Match, and campaign changes reaching /click's cache.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eq } from 'drizzle-orm';
+import { campaigns, offers } from '../../src/db/schema.js';
+import { authHeaders, BACKENDS, setupTestApp } from '../helpers/test-app.js';
+
+type Json = Record<string, any>;
+
+describe.each(BACKENDS)('management API on %s', (backend) => {
+  let t: Awaited<ReturnType<typeof setupTestApp>>;
+  const call = async (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown, headers: Record<string, string> = {}) => {
+    const res = await t.app.inject({ method, url, payload: payload as never, headers: { ...authHeaders(), ...headers } });
+    return { status: res.statusCode, body: res.body ? (res.json() as Json) : {}, etag: res.headers.etag as string | undefined };
+  };
+  const created = async (url: string, payload: unknown): Promise<Json> => {
+    const res = await call('POST', url, payload);
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    return res.body;
+  };
+  /** Expects a 400 whose `field` is exactly `field`. */
+  const rejects = async (method: 'POST' | 'PATCH', url: string, payload: unknown, field: string) => {
+    const res = await call(method, url, payload);
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(res.body.error.code).toBe('invalid_request');
+    expect(res.body.error.field).toBe(field);
+    expect(res.body.error.message).toBeTruthy();
+    return res.body;
+  };
+
+  let ts: Json;
+  let network: Json;
+  let offerA: Json;
+  let offerB: Json;
+  let lander: Json;
+
+  beforeAll(async () => {
+    t = await setupTestApp(backend);
+    ts = await created('/api/traffic-sources', { name: 'FB main', preset: 'facebook' });
+    network = await created('/api/affiliate-networks', { name: 'Tune net', preset: 'tune' });
+    offerA = await created('/api/offers', { name: 'Offer A', url: 'https://offer.example/a?click={clickid}&c={country}', payout: '12.50', affiliateNetworkId: network.id });
+    offerB = await created('/api/offers', { name: 'Offer B', url: 'https://offer.example/b?s={var:sub1}', payout: 3 });
+    lander = await created('/api/landers', { name: 'Quiz', url: 'https://lp.example/quiz?cid={clickid}', offerCount: 2 });
+  });
+  afterAll(async () => t?.close());
+
+  describe('traffic sources', () => {
+    it('creates from a preset, reads with an ETag, updates, lists and archives', async () => {
+      expect(ts).toMatchObject({ name: 'FB main', preset: 'facebook', status: 'active', version: 1, postbackStatuses: ['approved'] });
+      expect(ts.params).toContainEqual({ name: 'campaign_id', token: '{{campaign.id}}', role: 'campaign' });
+      expect(ts.params).toContainEqual({ name: 'fbclid', token: '', role: 'externalId' });
+      expect(Date.parse(ts.createdAt)).not.toBeNaN();
+
+      const custom = await created('/api/traffic-sources', {
+        name: 'Custom push',
+        params: [
+          { name: 'zone', token: '[ZONE]', role: 'placement' },
+          { name: 'cid', token: '[CLICK]', role: 'externalId' },
+        ],
+        postbackUrl: 'https://push.example/pb?click={externalid}&sum={payout}',
+        postbackStatuses: ['approved', 'pending'],
+      });
+      const got = await call('GET', `/api/traffic-sources/${custom.id}`);
+      expect(got.status).toBe(200);
+      expect(got.etag).toBe(`"traffic-source-${custom.id}-v1"`);
+      expect(got.body.postbackUrl).toBe('https://push.example/pb?click={externalid}&sum={payout}');
+
+      const patched = await call('PATCH', `/api/traffic-sources/${custom.id}`, { name: 'Custom push 2', postbackUrl: null }, { 'if-match': got.etag! });
+      expect(patched.status).toBe(200);
+      expect(patched.body).toMatchObject({ name: 'Custom push 2', postbackUrl: null, version: 2 });
+      expect(patched.body.params).toHaveLength(2);
+      expect(patched.etag).toBe(`"traffic-source-${custom.id}-v2"`);
+
+      const list = await call('GET', '/api/traffic-sources?name=PUSH');
+      expect(list.body).toMatchObject({ total: 1, page: 1, pageSize: 50 });
+      expect(list.body.items[0].id).toBe(custom.id);
+
+      const del = await call('DELETE', `/api/traffic-sources/${custom.id}`);
+      expect(del.status).toBe(200);
+      expect(del.body).toMatchObject({ status: 'archived', version: 3 });
+      expect((await call('GET', '/api/traffic-sources?name=push')).body.total).toBe(0);
+      expect((await call('GET', '/api/traffic-sources?name=push&status=archived')).body.items[0].id).toBe(custom.id);
+      expect((await call('GET', '/api/traffic-sources?status=all')).body.total).toBeGreaterThanOrEqual(2);
+      // Archiving is never a hard delete: the row is still readable.
+      expect((await call('GET', `/api/traffic-sources/${custom.id}`)).body.status).toBe('archived');
+    });
+
+    it('rejects bad traffic sources with the field named', async () => {
+      await rejects('POST', '/api/traffic-sources', { name: 'x', preset: 'myspace' }, 'preset');
+      await rejects(
+        'POST',
+        '/api/traffic-sources',
+        { name: 'x', params: [{ name: 'a', token: '{a}', role: 'custom' }, { name: 'a', token: '{b}', role: 'custom' }] },
+        'params[1].name',
+      );
+      await rejects('POST', '/api/traffic-sources', { name: 'x', params: [{ name: 'a', token: '{a}', role: 'keyword' }] }, 'params[0].role');
+      await rejects('POST', '/api/traffic-sources', { name: 'x', params: [{ name: 'a b', token: '{a}', role: 'custom' }] }, 'params[0].name');
+      await rejects('POST', '/api/traffic-sources', { name: 'x', postbackUrl: 'ftp://push.example/pb' }, 'postbackUrl');
+      await rejects('POST', '/api/traffic-sources', { name: 'x', postbackUrl: 'https://push.example/pb?c={clikid}' }, 'postbackUrl');
+      await rejects('POST', '/api/traffic-sources', { name: '' }, 'name');
+      await rejects('PATCH', `/api/traffic-sources/${ts.id}`, { postbackStatuses: ['won'] }, 'postbackStatuses[0]');
+    });
+  });
+
+  describe('affiliate networks', () => {
+    it('builds the postback URL from the preset and the secret', async () => {
+      expect(network.postbackUrl).toBe('http://track.test/postback?cid={aff_sub}&payout={payout}&txid={transaction_id}');
+      const secured = await created('/api/affiliate-networks', {
+        name: 'Cake net',
+        preset: 'cake',
+        postbackSecret: 's3cret-value',
+        allowedIps: ['203.0.113.0/24', '198.51.100.7'],
+        statusMap: { '1': 'approved', '2': 'declined' },
+      });
+      expect(secured.postbackUrl).toBe('http://track.test/postback?cid=#s2#&payout=#price#&txid=#tid#&secret=s3cret-value');
+      expect(secured.allowedIps).toEqual(['203.0.113.0/24', '198.51.100.7/32']);
+      expect(secured.statusMap).toEqual({ '1': 'approved', '2': 'declined' });
+
+      const manual = await created('/api/affiliate-networks', { name: 'Manual', clickIdToken: '{subid}', payoutToken: '{amount}' });
+      expect(manual.postbackUrl).toBe('http://track.test/postback?cid={subid}&payout={amount}');
+      const patched = await call('PATCH', `/api/affiliate-networks/${manual.id}`, { clickIdToken: '{sub2}', txidToken: '{conv}' });
+      expect(patched.body.postbackUrl).toBe('http://track.test/postback?cid={sub2}&payout={amount}&txid={conv}');
+      const archived = await call('DELETE', `/api/affiliate-networks/${manual.id}`);
+      expect(archived.body.status).toBe('archived');
+      // An archived network cannot be given to a new offer.
+      await rejects('POST', '/api/offers', { name: 'o', url: 'https://o.example/', affiliateNetworkId: manual.id }, 'affiliateNetworkId');
+    });
+
+    it('rejects bad networks with the field named', async () => {
+      await rejects('POST', '/api/affiliate-networks', { name: 'x', clickIdToken: '{s}', allowedIps: ['10.0.0.0/8', '300.1.1.1/8'] }, 'allowedIps[1]');
+      await rejects('POST', '/api/affiliate-networks', { name: 'x' }, 'clickIdToken');
+      await rejects('POST', '/api/affiliate-networks', { name: 'x', preset: 'nope' }, 'preset');
+      await rejects('POST', '/api/affiliate-networks', { name: 'x', clickIdToken: '{s}', statusMap: { ok: 'paid' } }, 'statusMap.ok');
+      await rejects('POST', '/api/affiliate-networks', { name: 'x', clickIdToken: '{s}', postbackSecret: 'short' }, 'postbackSecret');
+    });
+  });
+
+  describe('offers and landers', () => {
+    it('stores payouts as exact decimals and defaults the currency', async () => {
+      expect(offerA).toMatchObject({ payout: '12.5', currency: 'USD', attributionWindowDays: 30, affiliateNetworkId: network.id });
+      expect(offerB.payout).toBe('3');
+      const [row] = await t.app.ctx.db.select().from(offers).where(eq(offers.id, offerA.id));
+      expect(row.payout).toBe('12.500000');
+      const eur = await created('/api/offers', { name: 'EUR', url: 'http://o.example/', payout: '0.000001', currency: 'eur', attributionWindowDays: 7 });
+      expect(eur).toMatchObject({ payout: '0.000001', currency: 'EUR', attributionWindowDays: 7 });
+      const patched = await call('PATCH', `/api/offers/${eur.id}`, { payout: 99.99, affiliateNetworkId: network.id });
+      expect(patched.body).toMatchObject({ payout: '99.99', affiliateNetworkId: network.id, version: 2 });
+      const archived = await call('DELETE', `/api/offers/${eur.id}`);
+      expect(archived.body.status).toBe('archived');
+    });
+
+    it('rejects bad offer URLs, payouts, currencies and references', async () => {
+      const o = (extra: Json) => ({ name: 'o', url: 'https://o.example/', ...extra });
+      for (const url of ['javascript:alert(1)', 'data:text/html,hi', 'ftp://o.example/file', '/relative/path', 'o.example/no-scheme']) {
+        await rejects('POST', '/api/offers', o({ url }), 'url');
+      }
+      const unknown = await rejects('POST', '/api/offers', o({ url: 'https://o.example/?c={clickidd}' }), 'url');
+      expect(unknown.error.message).toContain('{clickidd}');
+      for (const payout of ['-1', -1, '1.2.3', 'ten', '1e3', 0.1 + 0.2, '1234567890123']) {
+        await rejects('POST', '/api/offers', o({ payout }), 'payout');
+      }
+      for (const currency of ['US', 'XYZ', 'dollars', '123']) await rejects('POST', '/api/offers', o({ currency }), 'currency');
+      await rejects('POST', '/api/offers', o({ affiliateNetworkId: 999999 }), 'affiliateNetworkId');
+      await rejects('POST', '/api/offers', o({ attributionWindowDays: 0 }), 'attributionWindowDays');
+      await rejects('PATCH', `/api/offers/${offerA.id}`, { url: 'javascript:void(0)' }, 'url');
+      await rejects('PATCH', `/api/offers/${offerA.id}`, { colour: 'red' }, 'colour');
+    });
+
+    it('creates, updates and archives landers', async () => {
+      expect(lander).toMatchObject({ offerCount: 2, status: 'active', version: 1 });
+      const l = await created('/api/landers', { name: 'Single', url: 'https://lp.example/{country}/p' });
+      expect(l.offerCount).toBe(1);
+      const p = await call('PATCH', `/api/landers/${l.id}`, { offerCount: 3, name: 'Triple' });
+      expect(p.body).toMatchObject({ offerCount: 3, name: 'Triple', version: 2 });
+      expect((await call('DELETE', `/api/landers/${l.id}`)).body.status).toBe('archived');
+      await rejects('POST', '/api/landers', { name: 'l', url: 'https://lp.example/', offerCount: 0 }, 'offerCount');
+      await rejects('POST', '/api/landers', { name: 'l', url: 'data:text/html,x' }, 'url');
+      await rejects('POST', '/api/landers', { name: 'l', url: 'https://lp.example/{offer}' }, 'url');
+    });
+  });
+
+  describe('campaigns', () => {
+    const flow = () => ({
+      rules: [{ name: 'US mobile', when: { country: ['us'], device: ['mobile'] }, paths: [{ offers: [{ id: offerB.id }] }] }],
+      paths: [
+        { name: 'lp', weight: 3, landers: [{ id: lander.id }], offers: [{ id: offerA.id, weight: 2 }, { id: offerB.id }] },
+        { name: 'direct', offers: [{ id: offerA.id }] },
+      ],
+    });
+
+    it('creates a campaign with a generated key, tracking URL and CTA URL, and serves it', async () => {
+      const c = await created('/api/campaigns', { name: 'FB US', trafficSourceId: ts.id, cost: { model: 'cpc', value: '0.05' }, flow: flow() });
+      expect(c.key).toMatch(/^[0-9A-Za-z]{8}$/);
+      expect(c).toMatchObject({ status: 'active', redirectMode: '302', forwardPostbacks: true, cost: { model: 'cpc', value: '0.05' }, fallbackUrl: null });
+      expect(c.flow.rules[0].when.country).toEqual(['US']);
+      expect(c.trackingUrl).toBe(
+        `http://track.test/click/${c.key}?campaign_id={{campaign.id}}&adset_id={{adset.id}}&ad_id={{ad.id}}&placement={{placement}}&site_source={{site_source_name}}`,
+      );
+      expect(c.ctaUrl).toBe('http://track.test/cta');
+
+      const served = t.app.ctx.campaigns.byKey(c.key);
+      expect(served?.flow.paths[0].offers).toEqual([{ id: offerA.id, weight: 2 }, { id: offerB.id }]);
+      expect(served?.offers.get(offerA.id)?.payout).toBe('12.500000');
+      expect(served?.landers.get(lander.id)?.offerCount).toBe(2);
+      expect(served?.costValue).toBe('0.050000');
+
+      const withKey = await created('/api/campaigns', { name: 'Own key', key: 'summer-24', trafficSourceId: ts.id, flow: flow(), redirectMode: 'doubleMeta' });
+      expect(withKey).toMatchObject({ key: 'summer-24', redirectMode: 'doubleMeta', cost: { model: 'none', value: null } });
+      const dup = await call('POST', '/api/campaigns', { name: 'Dup', key: 'summer-24', trafficSourceId: ts.id, flow: flow() });
+      expect(dup.status).toBe(409);
+      expect(dup.body.error.field).toBe('key');
+    });
+
+    it('updates with If-Match, refuses a stale ETag with 412, and lets the last write win without one', async () => {
+      const c = await created('/api/campaigns', { name: 'Edit me', trafficSourceId: ts.id, flow: flow() });
+      const read = await call('GET', `/api/campaigns/${c.id}`);
+      expect(read.etag).toBe(`"campaign-${c.id}-v1"`);
+
+      const first = await call('PATCH', `/api/campaigns/${c.id}`, { name: 'Edited by Ann' }, { 'if-match': read.etag! });
+      expect(first.status).toBe(200);
+      expect(first.body.version).toBe(2);
+
+      // Bob read version 1 too; his write must not silently replace Ann's.
+      const stale = await call('PATCH', `/api/campaigns/${c.id}`, { name: 'Edited by Bob' }, { 'if-match': read.etag! });
+      expect(stale.status).toBe(412);
+      expect(stale.body.error.code).toBe('precondition_failed');
+      expect((await call('GET', `/api/campaigns/${c.id}`)).body.name).toBe('Edited by Ann');
+      expect((await call('DELETE', `/api/campaigns/${c.id}`, undefined, { 'if-match': read.etag! })).status).toBe(412);
+
+      const weak = await call('PATCH', `/api/campaigns/${c.id}`, { status: 'paused', fallbackUrl: 'https://safe.example/' }, { 'if-match': `W/${first.etag}` });
+      expect(weak.status).toBe(200);
+      const blind = await call('PATCH', `/api/campaigns/${c.id}`, { cost: { model: 'revshare', value: 40 } });
+      expect(blind.status).toBe(200);
+      expect(blind.body).toMatchObject({ version: 4, status: 'paused', cost: { model: 'revshare', value: '40' }, fallbackUrl: 'https://safe.example/' });
+      expect(t.app.ctx.campaigns.byKey(c.key)?.status).toBe('paused');
+    });
+
+    it('applies a new flow to the cache and stops serving an archived campaign', async () => {
+      const c = await created('/api/campaigns', { name: 'Flow swap', trafficSourceId: ts.id, flow: flow() });
+      const swapped = await call('PATCH', `/api/campaigns/${c.id}`, { flow: { paths: [{ offers: [{ id: offerB.id }] }] } });
+      expect(swapped.status).toBe(200);
+      expect(swapped.body.flow).toEqual({ rules: [], paths: [{ offers: [{ id: offerB.id }] }] });
+      expect(t.app.ctx.campaigns.byKey(c.key)?.flow.paths).toEqual([{ offers: [{ id: offerB.id }] }]);
+
+      const del = await call('DELETE', `/api/campaigns/${c.id}`);
+      expect(del.body.status).toBe('archived');
+      expect(t.app.ctx.campaigns.byKey(c.key)).toBeUndefined();
+      const [row] = await t.app.ctx.db.select().from(campaigns).where(eq(campaigns.id, c.id));
+      expect(row.status).toBe('archived');
+      // Archiving twice changes nothing.
+      expect((await call('DELETE', `/api/campaigns/${c.id}`)).body.version).toBe(del.body.version);
+    });
+
+    it('rejects bad campaigns with the field named', async () => {
+      const base = () => ({ name: 'Bad', trafficSourceId: ts.id, flow: flow() });
+      const withFlow = (f: Json) => ({ ...base(), flow: f });
+      await rejects('POST', '/api/campaigns', withFlow({ paths: [] }), 'flow.paths');
+      await rejects('POST', '/api/campaigns', { name: 'Bad', trafficSourceId: ts.id }, 'flow');
+      await rejects('POST', '/api/campaigns', withFlow({ paths: [{ offers: [] }] }), 'flow.paths[0].offers');
+      await rejects('POST', '/api/campaigns', withFlow({ paths: [{ offers: [{ id: offerA.id, weight: 0 }] }] }), 'flow.paths[0].offers[0].weight');
+      await rejects('POST', '/api/campaigns', withFlow({ paths: [{ weight: -2, offers: [{ id: offerA.id }] }] }), 'flow.paths[0].weight');
+      await rejects('POST', '/api/campaigns', withFlow({ paths: [{ offers: [{ id: offerA.id }, { id: 987654 }] }] }), 'flow.paths[0].offers[1].id');
+      await rejects(
+        'POST',
+        '/api/campaigns',
+        withFlow({ rules: [{ when: { country: ['US'] }, paths: [{ landers: [{ id: 987654 }], offers: [{ id: offerA.id }] }] }], paths: [{ offers: [{ id: offerA.id }] }] }),
+        'flow.rules[0].paths[0].landers[0].id',
+      );
+      await rejects('POST', '/api/campaigns', withFlow({ rules: [{ when: { country: ['USA'] }, paths: [{ offers: [{ id: offerA.id }] }] }], paths: flow().paths }), 'flow.rules[0].when.country[0]');
+      await rejects('POST', '/api/campaigns', withFlow({ rules: [{ when: {}, paths: [{ offers: [{ id: offerA.id }] }] }], paths: flow().paths }), 'flow.rules[0].when');
+      await rejects('POST', '/api/campaigns', { ...base(), trafficSourceId: 424242 }, 'trafficSourceId');
+      await rejects('POST', '/api/campaigns', { ...base(), cost: { model: 'cpc' } }, 'cost.value');
+      await rejects('POST', '/api/campaigns', { ...base(), cost: { model: 'revshare', value: '150' } }, 'cost.value');
+      await rejects('POST', '/api/campaigns', { ...base(), cost: { model: 'cpc', value: '-0.1' } }, 'cost.value');
+      await rejects('POST', '/api/campaigns', { ...base(), cost: { model: 'barter' } }, 'cost.model');
+      await rejects('POST', '/api/campaigns', { ...base(), redirectMode: '301' }, 'redirectMode');
+      await rejects('POST', '/api/campaigns', { ...base(), fallbackUrl: 'javascript:alert(1)' }, 'fallbackUrl');
+      await rejects('POST', '/api/campaigns', { ...base(), key: 'has space' }, 'key');
+      await rejects('POST', '/api/campaigns', { ...base(), status: 'archived' }, 'status');
+
+      // Archived offers and traffic sources cannot be newly referenced.
+      const gone = await created('/api/offers', { name: 'Gone', url: 'https://o.example/gone' });
+      await call('DELETE', `/api/offers/${gone.id}`);
+      await rejects('POST', '/api/campaigns', withFlow({ paths: [{ offers: [{ id: offerA.id }, { id: gone.id }] }] }), 'flow.paths[0].offers[1].id');
+      const oldTs = await created('/api/traffic-sources', { name: 'Old', preset: 'google' });
+      await call('DELETE', `/api/traffic-sources/${oldTs.id}`);
+      await rejects('POST', '/api/campaigns', { ...base(), trafficSourceId: oldTs.id }, 'trafficSourceId');
+    });
+
+    it('keeps serving an offer archived after it was put in a flow, and allows editing around it', async () => {
+      const later = await created('/api/offers', { name: 'Later archived', url: 'https://o.example/later' });
+      const c = await created('/api/campaigns', { name: 'Keeps it', trafficSourceId: ts.id, flow: { paths: [{ offers: [{ id: later.id }] }] } });
+      await call('DELETE', `/api/offers/${later.id}`);
+      const edit = await call('PATCH', `/api/campaigns/${c.id}`, { flow: { paths: [{ offers: [{ id: later.id, weight: 2 }, { id: offerA.id }] }] } });
+      expect(edit.status).toBe(200);
+      expect(t.app.ctx.campaigns.byKey(c.key)?.offers.has(later.id)).toBe(true);
+    });
+
+    it('answers 404 for unknown ids, 400 for malformed ones, 401 without a key', async () => {
+      expect((await call('GET', '/api/campaigns/99999')).status).toBe(404);
+      expect((await call('PATCH', '/api/offers/99999', { name: 'x' })).status).toBe(404);
+      expect((await call('DELETE', '/api/landers/99999')).status).toBe(404);
+      const bad = await call('GET', '/api/campaigns/abc');
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.field).toBe('id');
+      expect((await call('GET', '/api/campaigns?pageSize=0')).body.error.field).toBe('pageSize');
+      expect((await t.app.inject({ method: 'GET', url: '/api/campaigns' })).statusCode).toBe(401);
+    });
+
+    it('pages through campaigns', async () => {
+      const all = await call('GET', '/api/campaigns?pageSize=2');
+      expect(all.body.items).toHaveLength(2);
+      expect(all.body.total).toBeGreaterThan(2);
+      const second = await call('GET', '/api/campaigns?pageSize=2&page=2');
+      expect(second.body.items[0].id).toBeLessThan(all.body.items[1].id);
+      for (const item of all.body.items) expect(item.trackingUrl).toContain(`/click/${item.key}`);
+    });
+  });
+});
