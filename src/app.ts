@@ -16,6 +16,7 @@ import { attributionApiRoutes } from './attribution/api-routes.js';
 import { attributionRoutes } from './attribution/routes.js';
 import { apiKeyRoutes } from './management/api-key-routes.js';
 import { createCampaignCache } from './management/campaign-cache.js';
+import { managementRoutes } from './management/management-routes.js';
 import type { HotStore } from './store/hot-store.js';
 import { createMemoryStore } from './store/memory-store.js';
 import { createRedisStore } from './store/redis-store.js';
@@ -87,6 +88,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     async (api) => {
       api.addHook('onRequest', requireApiKey(ctx));
       await api.register(apiKeyRoutes, { ctx });
+      await api.register(managementRoutes, { ctx });
       await api.register(attributionApiRoutes, { ctx });
     },
     { prefix: '/api' },
