@@ -17,6 +17,7 @@ import { attributionRoutes } from './attribution/routes.js';
 import { apiKeyRoutes } from './management/api-key-routes.js';
 import { createCampaignCache } from './management/campaign-cache.js';
 import { managementRoutes } from './management/management-routes.js';
+import { reportingRoutes } from './reporting/routes.js';
 import type { HotStore } from './store/hot-store.js';
 import { createMemoryStore } from './store/memory-store.js';
 import { createRedisStore } from './store/redis-store.js';
@@ -90,6 +91,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       await api.register(apiKeyRoutes, { ctx });
       await api.register(managementRoutes, { ctx });
       await api.register(attributionApiRoutes, { ctx });
+      await api.register(reportingRoutes, { ctx });
     },
     { prefix: '/api' },
   );

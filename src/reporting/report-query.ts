@@ -1,0 +1,363 @@
+// Builds and runs a report: from the rollups when every dimension and filter is in one rollup
+// set and the range is quarter-hour aligned, otherwise from raw visits and conversions inside
+// the range. Both paths produce the same columns, so totals and rows agree to the last digit.
+import { sql, type SQL } from 'drizzle-orm';
+import { rows, type Db } from '../db/client.js';
+import { badRequest } from '../http/errors.js';
+import { candidates, isQuarterAligned, planBuckets, QUARTER_MS, type Interval } from './bucket-plan.js';
+import {
+  dayAfter,
+  dimensionFields,
+  isVarDimension,
+  METRICS,
+  MONEY_METRICS,
+  MONEY_SCALE,
+  RATIO_SCALE,
+  rollupSetFor,
+  TIME_DIMENSIONS,
+  type Attribution,
+  type Dimension,
+  type Filters,
+  type Metric,
+  type TimeDimension,
+  type TimePoint,
+} from './report-spec.js';
+
+export interface ReportRequest {
+  from: TimePoint;
+  to: TimePoint;
+  tz: string;
+  groupBy: Dimension[];
+  attribution: Attribution;
+  filters: Filters;
+  sort?: string;
+  order?: 'asc' | 'desc';
+  page: number;
+  /** null = every row (CSV export). */
+  pageSize: number | null;
+}
+
+export type ReportRow = Record<string, unknown> & {
+  conversionsByType: Record<string, number>;
+  revenueByType: Record<string, string>;
+};
+
+export interface Report {
+  rows: ReportRow[];
+  totals: ReportRow;
+  totalRows: number;
+  /** Where the numbers came from, for logs and tests. */
+  source: 'rollup' | 'raw';
+}
+
+export interface TimeRange {
+  from: number;
+  to: number;
+}
+
+const pointSql = (p: TimePoint, tz: string, isTo: boolean): SQL => {
+  if (p.kind === 'instant') return sql`${p.iso}::timestamptz`;
+  const local = p.kind === 'date' ? (isTo ? dayAfter(p.date) : `${p.date}T00:00:00`) : p.local;
+  return sql`(${local}::timestamp at time zone ${tz})`;
+};
+
+/** Turns from/to into instants with Postgres's own zone data (the same the grouping uses). */
+export async function resolveRange(db: Db, from: TimePoint, to: TimePoint, tz: string): Promise<TimeRange> {
+  let r: { f: number; t: number };
+  try {
+    [r] = await rows<{ f: number; t: number }>(
+      db,
+      sql`select (extract(epoch from ${pointSql(from, tz, false)}) * 1000)::float8 as f, (extract(epoch from ${pointSql(to, tz, true)}) * 1000)::float8 as t`,
+    );
+  } catch (err) {
+    if (/time zone/i.test((err as Error).message)) throw badRequest('tz', `tz: "${tz}" is not a time zone this database knows`);
+    throw badRequest('from', `from/to: ${(err as Error).message}`);
+  }
+  if (!(r.t > r.f)) throw badRequest('to', 'to: must be after from');
+  if (r.t - r.f > 400 * 86_400_000) throw badRequest('to', 'to: a report covers at most 400 days');
+  return { from: r.f, to: r.t };
+}
+
+const ts = (ms: number) => sql`${new Date(ms).toISOString()}::timestamptz`;
+
+export function timeDimExpr(d: TimeDimension, t: SQL, tz: string): SQL {
+  const local = sql`(${t} at time zone ${tz})`;
+  switch (d) {
+    case 'day':
+      return sql`to_char(${local}, 'YYYY-MM-DD')`;
+    case 'hour':
+      return sql`to_char(${local}, 'YYYY-MM-DD"T"HH24:00')`;
+    case 'hourOfDay':
+      return sql`extract(hour from ${local})::int`;
+    case 'dayOfWeek':
+      return sql`extract(isodow from ${local})::int`;
+  }
+}
+
+const isTimeDim = (d: string): d is TimeDimension => (TIME_DIMENSIONS as readonly string[]).includes(d);
+
+type Source = { kind: 'rollup'; set: 1 | 2; plan: Interval[] } | { kind: 'raw' };
+
+const ID_COLUMNS = { campaign: 'campaign_id', trafficSource: 'traffic_source_id', offer: 'offer_id', lander: 'lander_id', affiliateNetwork: 'affiliate_network_id' } as const;
+const TEXT_COLUMNS = { country: 'country', device: 'device', os: 'os', browser: 'browser', language: 'language' } as const;
+const RAW_COLUMNS = { adset: 'ts_adset', ad: 'ts_ad', placement: 'ts_placement', externalId: 'external_id' } as const;
+
+/** The SQL values one dimension groups by (path has two), over a source table. */
+function groupExprs(d: Dimension, src: Source, time: SQL, tz: string): SQL[] {
+  const rollup = src.kind === 'rollup';
+  if (isTimeDim(d)) return [timeDimExpr(d, time, tz)];
+  if (isVarDimension(d)) return [sql`(params ->> ${d.slice(4)})`];
+  if (d === 'path') return [sql.raw('rule_index::int'), sql.raw('path_index::int')];
+  if (d in ID_COLUMNS) {
+    const col = ID_COLUMNS[d as keyof typeof ID_COLUMNS];
+    // The rollups store "none" as 0 (see schema.ts); campaign and traffic source are never none.
+    return [rollup && d !== 'campaign' && d !== 'trafficSource' ? sql.raw(`nullif(${col}, 0)`) : sql.raw(col)];
+  }
+  if (d in TEXT_COLUMNS) {
+    const col = TEXT_COLUMNS[d as keyof typeof TEXT_COLUMNS];
+    return [rollup ? sql.raw(`nullif(${col}::text, '')`) : sql.raw(`${col}::text`)];
+  }
+  return [sql.raw(RAW_COLUMNS[d as keyof typeof RAW_COLUMNS])];
+}
+
+const inList = (values: (string | number)[]) => sql.join(values.map((v) => sql`${v}`), sql`, `);
+
+function filterConds(filters: Filters): SQL[] {
+  const conds: SQL[] = [];
+  for (const [name, ids] of Object.entries(filters.ids)) conds.push(sql`${sql.raw(ID_COLUMNS[name as keyof typeof ID_COLUMNS])} in (${inList(ids)})`);
+  for (const [name, values] of Object.entries(filters.texts)) conds.push(sql`${sql.raw(TEXT_COLUMNS[name as keyof typeof TEXT_COLUMNS])} in (${inList(values)})`);
+  for (const [name, values] of Object.entries(filters.vars)) conds.push(sql`(params ->> ${name}) in (${inList(values)})`);
+  if (!filters.includeBots) conds.push(sql`is_bot = false`);
+  return conds;
+}
+
+const planCond = (plan: Interval[]): SQL =>
+  plan.length
+    ? sql`(${sql.join(
+        plan.map((i) => sql`(grain = ${i.grain} and bucket >= ${ts(i.start)} and bucket < ${ts(i.end)})`),
+        sql` or `,
+      )})`
+    : sql`false`;
+
+const where = (conds: SQL[]) => sql.join(conds, sql` and `);
+/** GROUP BY the first n output columns, plus the conversion type (column n + 5) when asked. */
+const groupBySql = (n: number, withType = false) => {
+  const positions = Array.from({ length: n }, (_, i) => i + 1);
+  if (withType) positions.push(n + 5);
+  return positions.length ? sql` group by ${sql.raw(positions.join(', '))}` : sql``;
+};
+
+/** visits, unique, clicks, visit cost, type, approved/pending/declined counts, revenue, conversion cost */
+function sourceUnion(req: ReportRequest, src: Source, range: TimeRange): { sql: SQL; width: number } {
+  const { tz, groupBy, filters, attribution } = req;
+  const visitTime = sql.raw(src.kind === 'rollup' ? 'bucket' : 'visited_at');
+  const convTime = sql.raw(src.kind === 'rollup' ? 'bucket' : attribution === 'visit' ? 'visited_at' : 'converted_at');
+  const gv = groupBy.flatMap((d) => groupExprs(d, src, visitTime, tz));
+  const gc = groupBy.flatMap((d) => groupExprs(d, src, convTime, tz));
+  const cols = (g: SQL[]) => (g.length ? sql`${sql.join(g.map((e, i) => sql`${e} as ${sql.raw(`g${i}`)}`), sql`, `)}, ` : sql``);
+  const conds = filterConds(filters);
+  let visitsPart: SQL;
+  let convPart: SQL;
+  if (src.kind === 'rollup') {
+    visitsPart = sql`select ${cols(gv)}sum(visits)::float8 as v, sum(unique_visits)::float8 as u, sum(clicks)::float8 as c, sum(cost) as vcost,
+        null::text as type, 0::float8 as conv, 0::float8 as pend, 0::float8 as decl, 0::numeric as rev, 0::numeric as ccost
+      from report_visit_rollup where ${where([sql`dim_set = ${src.set}`, planCond(src.plan), ...conds])}${groupBySql(gv.length)}`;
+    convPart = sql`select ${cols(gc)}0::float8, 0::float8, 0::float8, 0::numeric, type::text,
+        coalesce(sum(conversions) filter (where status = 'approved'), 0)::float8,
+        coalesce(sum(conversions) filter (where status = 'pending'), 0)::float8,
+        coalesce(sum(conversions) filter (where status = 'declined'), 0)::float8,
+        coalesce(sum(payout) filter (where status = 'approved'), 0),
+        coalesce(sum(cost) filter (where status = 'approved'), 0)
+      from report_conversion_rollup where ${where([sql`attribution = ${attribution}`, sql`dim_set = ${src.set}`, planCond(src.plan), ...conds])}${groupBySql(gc.length, true)}`;
+  } else {
+    visitsPart = sql`select ${cols(gv)}count(*)::float8 as v, count(*) filter (where is_unique)::float8 as u,
+        sum(case when lander_id is null or exists (select 1 from lander_clicks lc where lc.click_id = visits.click_id) then 1 else 0 end)::float8 as c,
+        sum(cost) as vcost, null::text as type, 0::float8 as conv, 0::float8 as pend, 0::float8 as decl, 0::numeric as rev, 0::numeric as ccost
+      from visits where ${where([sql`visited_at >= ${ts(range.from)}`, sql`visited_at < ${ts(range.to)}`, ...conds])}${groupBySql(gv.length)}`;
+    convPart = sql`select ${cols(gc)}0::float8, 0::float8, 0::float8, 0::numeric, type::text,
+        count(*) filter (where status = 'approved')::float8,
+        count(*) filter (where status = 'pending')::float8,
+        count(*) filter (where status = 'declined')::float8,
+        coalesce(sum(payout) filter (where status = 'approved'), 0),
+        coalesce(sum(cost) filter (where status = 'approved'), 0)
+      from conversions where ${where([sql`${convTime} >= ${ts(range.from)}`, sql`${convTime} < ${ts(range.to)}`, ...conds])}${groupBySql(gc.length, true)}`;
+  }
+  return { sql: sql`(${visitsPart}) union all (${convPart})`, width: gv.length };
+}
+
+/** Each metric as a numeric SQL expression over the aggregate (for sorting) and its output form. */
+const cost = sql`(a.vcost + a.ccost)`;
+const div = (num: SQL, den: SQL) => sql`(case when ${den} = 0 then 0 else ${num} / ${den} end)`;
+const METRIC_SQL: Record<Metric, SQL> = {
+  visits: sql`a.v`,
+  uniqueVisits: sql`a.u`,
+  clicks: sql`a.c`,
+  ctr: div(sql`a.c::numeric * 100`, sql`a.v::numeric`),
+  conversions: sql`a.conv`,
+  pendingConversions: sql`a.pend`,
+  declinedConversions: sql`a.decl`,
+  revenue: sql`a.rev`,
+  cost,
+  profit: sql`(a.rev - ${cost})`,
+  roi: div(sql`(a.rev - ${cost}) * 100`, cost),
+  cr: div(sql`a.conv::numeric * 100`, sql`a.v::numeric`),
+  epv: div(sql`a.rev`, sql`a.v::numeric`),
+  epc: div(sql`a.rev`, sql`a.c::numeric`),
+  cpv: div(cost, sql`a.v::numeric`),
+  cpa: div(cost, sql`a.conv::numeric`),
+};
+const COUNT_METRICS = new Set<Metric>(['visits', 'uniqueVisits', 'clicks', 'conversions', 'pendingConversions', 'declinedConversions']);
+const metricOutput = (m: Metric): SQL =>
+  MONEY_METRICS.has(m)
+    ? sql`round(${METRIC_SQL[m]}, ${sql.raw(String(MONEY_SCALE))})::text`
+    : COUNT_METRICS.has(m)
+      ? sql`${METRIC_SQL[m]}::float8`
+      : sql`round(${METRIC_SQL[m]}, ${sql.raw(String(RATIO_SCALE))})::float8`;
+
+const NAME_TABLES = { campaign: 'campaigns', offer: 'offers', lander: 'landers', trafficSource: 'traffic_sources', affiliateNetwork: 'affiliate_networks' } as const;
+
+interface Column {
+  field: string;
+  expr: SQL;
+}
+
+/** Output columns of the dimensions (ids, names, values), the joins they need, and g-index use. */
+function dimensionColumns(groupBy: Dimension[]): { columns: Column[]; joins: SQL[] } {
+  const columns: Column[] = [];
+  const joins: SQL[] = [];
+  let g = 0;
+  const campaignIdx = groupBy.includes('campaign') ? groupBy.slice(0, groupBy.indexOf('campaign')).reduce((n, d) => n + (d === 'path' ? 2 : 1), 0) : -1;
+  groupBy.forEach((d, i) => {
+    const col = (k: number) => sql.raw(`a.g${k}`);
+    if (d in NAME_TABLES) {
+      const alias = sql.raw(`n${i}`);
+      joins.push(sql`left join ${sql.raw(NAME_TABLES[d as keyof typeof NAME_TABLES])} ${alias} on ${alias}.id = ${col(g)}`);
+      columns.push({ field: `${d}Id`, expr: col(g) }, { field: `${d}Name`, expr: sql`${alias}.name` });
+      g += 1;
+    } else if (d === 'path') {
+      const r = col(g);
+      const p = col(g + 1);
+      const name =
+        campaignIdx >= 0
+          ? sql`(select case when ${r} = -1 then c.flow -> 'paths' -> ${p} ->> 'name' else c.flow -> 'rules' -> ${r} -> 'paths' -> ${p} ->> 'name' end from campaigns c where c.id = ${sql.raw(`a.g${campaignIdx}`)})`
+          : sql`null::text`;
+      columns.push({ field: 'ruleIndex', expr: r }, { field: 'pathIndex', expr: p }, { field: 'pathName', expr: name });
+      g += 2;
+    } else {
+      columns.push({ field: d, expr: col(g) });
+      g += 1;
+    }
+  });
+  return { columns, joins };
+}
+
+function sortExpr(sort: string, groupBy: Dimension[], columns: Column[]): SQL {
+  if ((METRICS as readonly string[]).includes(sort)) return METRIC_SQL[sort as Metric];
+  // `campaign` sorts by the campaign's name, `path` by its indexes; a field sorts by itself.
+  if (sort in NAME_TABLES) return columns.find((c) => c.field === `${sort}Name`)!.expr;
+  if (sort === 'path') return columns.find((c) => c.field === 'ruleIndex')!.expr;
+  const col = columns.find((c) => c.field === sort);
+  if (!col) throw badRequest('sort', `sort: "${sort}" is not in this report`);
+  void groupBy;
+  return col.expr;
+}
+
+/** Decides rollup or raw, and for rollups which grain covers which part of the range. */
+export async function chooseSource(db: Db, req: ReportRequest, range: TimeRange): Promise<Source> {
+  const set = rollupSetFor(req.groupBy, req.filters);
+  if (set === null || !isQuarterAligned(range.from) || !isQuarterAligned(range.to)) return { kind: 'raw' };
+  const timeDims = req.groupBy.filter(isTimeDim);
+  const { days, hours } = candidates(range.from, range.to);
+  let okDays = new Set(days);
+  let okHours = new Set(hours);
+  if (timeDims.length && (days.length || hours.length)) {
+    // A coarse bucket may stand in for its quarters only if each time dimension is the same at
+    // its first and its last quarter hour (local days and hours are contiguous).
+    const same = (t: SQL, width: number) =>
+      sql.join(
+        timeDims.map((d) => sql`${timeDimExpr(d, t, req.tz)} = ${timeDimExpr(d, sql`(${t} + make_interval(mins => ${width - 15}))`, req.tz)}`),
+        sql` and `,
+      );
+    const probe = (starts: number[], width: number) =>
+      starts.length
+        ? rows<{ t: number }>(
+            db,
+            sql`select (extract(epoch from s.t) * 1000)::float8 as t from (values ${sql.join(
+              starts.map((s) => sql`(${ts(s)})`),
+              sql`, `,
+            )}) as s(t) where ${same(sql`s.t`, width)}`,
+          ).then((r) => new Set(r.map((x) => Number(x.t))))
+        : Promise.resolve(new Set<number>());
+    okDays = await probe(days, 1440);
+    okHours = await probe(
+      hours.filter((h) => !okDays.has(h - (h % 86_400_000))),
+      60,
+    );
+  }
+  return { kind: 'rollup', set, plan: planBuckets(range.from, range.to, (d) => okDays.has(d), (h) => okHours.has(h)) };
+}
+
+function toRow(raw: Record<string, unknown>, fields: string[]): ReportRow {
+  const row: Record<string, unknown> = {};
+  for (const f of fields) row[f] = raw[f] ?? null;
+  for (const m of METRICS) row[m] = MONEY_METRICS.has(m) ? String(raw[m]) : Number(raw[m]);
+  row.conversionsByType = Object.fromEntries(Object.entries((raw.cbt as Record<string, number>) ?? {}).map(([k, v]) => [k, Number(v)]));
+  row.revenueByType = (raw.rbt as Record<string, string>) ?? {};
+  return row as ReportRow;
+}
+
+function aggregateSql(req: ReportRequest, src: Source, range: TimeRange, groupBy: Dimension[]): { sql: SQL; width: number } {
+  const u = sourceUnion({ ...req, groupBy }, src, range);
+  const g = Array.from({ length: u.width }, (_, i) => sql.raw(`g${i}`));
+  const gcols = g.length ? sql`${sql.join(g, sql`, `)}, ` : sql``;
+  return {
+    width: u.width,
+    sql: sql`select ${gcols}coalesce(sum(v), 0)::float8 as v, coalesce(sum(u), 0)::float8 as u, coalesce(sum(c), 0)::float8 as c,
+        coalesce(sum(vcost), 0) as vcost, coalesce(sum(conv), 0)::float8 as conv, coalesce(sum(pend), 0)::float8 as pend,
+        coalesce(sum(decl), 0)::float8 as decl, coalesce(sum(rev), 0) as rev, coalesce(sum(ccost), 0) as ccost,
+        coalesce(jsonb_object_agg(type, conv) filter (where type is not null), '{}'::jsonb) as cbt,
+        coalesce(jsonb_object_agg(type, round(rev, ${sql.raw(String(MONEY_SCALE))})::text) filter (where type is not null), '{}'::jsonb) as rbt
+      from (${u.sql}) s${g.length ? sql` group by ${sql.join(g, sql`, `)}` : sql``}`,
+  };
+}
+
+const metricColumns = () => sql.join(METRICS.map((m) => sql`${metricOutput(m)} as ${sql.identifier(m)}`), sql`, `);
+
+export async function runReport(db: Db, req: ReportRequest, range: TimeRange): Promise<Report> {
+  const src = await chooseSource(db, req, range);
+  const { columns, joins } = dimensionColumns(req.groupBy);
+  const fields = columns.map((c) => c.field);
+  const agg = aggregateSql(req, src, range, req.groupBy);
+
+  const firstTime = req.groupBy.find(isTimeDim);
+  const sort = req.sort ?? (firstTime ? firstTime : 'visits');
+  const order = req.order ?? (req.sort ? 'desc' : firstTime ? 'asc' : 'desc');
+  const dir = sql.raw(order === 'asc' ? 'asc nulls first' : 'desc nulls last');
+  const tiebreak = Array.from({ length: agg.width }, (_, i) => sql.raw(`a.g${i} asc nulls first`));
+  const orderBy = sql.join([sql`${sortExpr(sort, req.groupBy, columns)} ${dir}`, ...tiebreak], sql`, `);
+  const limit = req.pageSize === null ? sql`` : sql` limit ${req.pageSize} offset ${(req.page - 1) * req.pageSize}`;
+  const dimCols = columns.length ? sql`${sql.join(columns.map((c) => sql`${c.expr} as ${sql.identifier(c.field)}`), sql`, `)}, ` : sql``;
+
+  const pageSql = sql`with a as (${agg.sql})
+    select ${dimCols}${metricColumns()}, a.cbt, a.rbt, count(*) over () as total_rows
+    from a ${sql.join(joins, sql` `)}
+    order by ${orderBy}${limit}`;
+  const totalsSql = sql`with a as (${aggregateSql(req, src, range, []).sql}) select ${metricColumns()}, a.cbt, a.rbt from a`;
+
+  const [pageRows, [totalsRaw]] = await Promise.all([rows<Record<string, unknown>>(db, pageSql), rows<Record<string, unknown>>(db, totalsSql)]);
+  let totalRows = pageRows.length ? Number(pageRows[0].total_rows) : 0;
+  if (!pageRows.length && req.page > 1 && req.pageSize !== null) {
+    // Past the last page: the count still tells the client how many rows there are.
+    const [c] = await rows<{ n: number }>(db, sql`with a as (${agg.sql}) select count(*)::float8 as n from a`);
+    totalRows = Number(c.n);
+  }
+  return {
+    rows: pageRows.map((r) => toRow(r, fields)),
+    totals: toRow(totalsRaw, []),
+    totalRows,
+    source: src.kind,
+  };
+}
+
+/** Quarter hours spanned; exported for the speed check's logging. */
+export const quarters = (range: TimeRange) => (range.to - range.from) / QUARTER_MS;

@@ -1,0 +1,237 @@
+// /api/reports, /api/clicks, /api/conversions (GET) and /api/campaigns/:id/stats: thin routes
+// over report-query.ts and raw-logs.ts. See src/reporting/README.md for units and conventions.
+import { Readable } from 'node:stream';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AppContext } from '../context.js';
+import type { Db } from '../db/client.js';
+import { notFound } from '../http/errors.js';
+import { csvLine, reportCsv } from './csv.js';
+import { logColumns, readLog, type LogKind } from './raw-logs.js';
+import { resolveRange, runReport, type ReportRequest } from './report-query.js';
+import {
+  checkSort,
+  checkTimeZone,
+  dimensionFields,
+  isVarDimension,
+  METRICS,
+  parseFilters,
+  parseGroupBy,
+  parseTimePoint,
+  type Attribution,
+} from './report-spec.js';
+
+const commaList = (what: string) => z.string().max(4000).optional().describe(`comma list of ${what}`);
+const flag = z
+  .enum(['true', 'false', '1', '0'])
+  .optional()
+  .transform((v) => v === 'true' || v === '1');
+
+const common = {
+  from: z.string().describe('YYYY-MM-DD (inclusive, in tz) or a date-time (local in tz, or with Z/offset)'),
+  to: z.string().describe('YYYY-MM-DD (inclusive, in tz) or a date-time (exclusive)'),
+  tz: z.string().max(64).optional().describe('IANA time zone; default ACCOUNT_TIMEZONE'),
+  campaign: commaList('campaign ids'),
+  offer: commaList('offer ids'),
+  lander: commaList('lander ids'),
+  trafficSource: commaList('traffic source ids'),
+  affiliateNetwork: commaList('affiliate network ids'),
+  country: commaList('ISO country codes'),
+  device: commaList('device types'),
+  os: commaList('operating systems'),
+  browser: commaList('browsers'),
+  includeBots: flag.describe('count visits flagged as bots (default false)'),
+  format: z.enum(['json', 'csv']).default('json'),
+};
+
+/** Known parameters plus any `var:NAME` filter; anything else is a 400 naming it (a typo'd filter must not silently widen a report). */
+function withVarFilters<T extends z.ZodRawShape>(shape: T) {
+  return z
+    .object(shape)
+    .catchall(z.string().max(4000))
+    .superRefine((q, ctx) => {
+      for (const key of Object.keys(q)) {
+        if (!(key in shape) && !isVarDimension(key)) ctx.addIssue({ code: 'custom', path: [key], message: `unknown parameter "${key}"` });
+      }
+    });
+}
+
+const ReportQuery = withVarFilters({
+  ...common,
+  groupBy: z.string().max(1000).optional().describe('comma list of dimensions (campaign, day, country, var:NAME...)'),
+  attribution: z.enum(['visit', 'postback']).default('visit').describe('count conversions at the visit time or the postback time'),
+  sort: z.string().max(100).optional().describe('a metric or a grouped dimension field'),
+  order: z.enum(['asc', 'desc']).optional(),
+  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
+  pageSize: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+const logShape = {
+  ...common,
+  attribution: z.enum(['visit', 'postback']).default('postback').describe('conversions: range over the visit time or the postback time'),
+  cursor: z.string().max(400).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+};
+const LogQuery = withVarFilters(logShape);
+const ConversionLogQuery = withVarFilters({
+  ...logShape,
+  attributed: z.enum(['true', 'false']).default('true').describe('false lists postbacks not attributed to a click (pending_postbacks)'),
+});
+
+const ReportRowSchema = z.record(z.string(), z.unknown());
+const ReportResponse = z.object({
+  rows: z.array(ReportRowSchema),
+  totals: ReportRowSchema,
+  page: z.number().int(),
+  pageSize: z.number().int(),
+  totalRows: z.number().int(),
+  currency: z.string(),
+  tz: z.string(),
+  attribution: z.enum(['visit', 'postback']),
+});
+
+type Query = Record<string, string | boolean | number | undefined>;
+const textQuery = (q: Query) => Object.fromEntries(Object.entries(q).map(([k, v]) => [k, typeof v === 'string' ? v : undefined]));
+
+function filtersOf(q: Query) {
+  const filters = parseFilters(textQuery(q));
+  filters.includeBots = q.includeBots === true;
+  return filters;
+}
+
+async function rangeOf(db: Db, q: Query, defaultTz: string) {
+  const tz = checkTimeZone(typeof q.tz === 'string' && q.tz ? q.tz : defaultTz);
+  const from = parseTimePoint('from', q.from as string);
+  const to = parseTimePoint('to', q.to as string);
+  return { tz, from, to, range: await resolveRange(db, from, to, tz) };
+}
+
+function sendCsv(reply: FastifyReply, filename: string, lines: AsyncIterable<string> | Iterable<string>) {
+  return reply
+    .type('text/csv; charset=utf-8')
+    .header('content-disposition', `attachment; filename="${filename}"`)
+    .send(Readable.from(lines));
+}
+
+export const reportingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fastify, { ctx }) => {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+
+  app.get(
+    '/reports',
+    {
+      schema: {
+        tags: ['reports'],
+        summary: 'Report: metrics grouped by dimensions over a date range (JSON or CSV)',
+        description:
+          'Money is a decimal string with 6 decimals (the storage scale, so totals equal the sum of rows exactly); ctr, cr and roi are percentages rounded to 4 decimals; a ratio with a zero denominator is 0. Filters: the listed parameters and var:NAME=a,b.',
+        querystring: ReportQuery,
+        response: { 200: ReportResponse },
+      },
+    },
+    async (req, reply) => {
+      const q = req.query as Query;
+      const groupBy = parseGroupBy(q.groupBy as string | undefined);
+      const sort = checkSort(q.sort as string | undefined, groupBy);
+      const { tz, from, to, range } = await rangeOf(ctx.db, q, ctx.config.ACCOUNT_TIMEZONE);
+      const csv = q.format === 'csv';
+      const request: ReportRequest = {
+        from,
+        to,
+        tz,
+        groupBy,
+        attribution: q.attribution as Attribution,
+        filters: filtersOf(q),
+        sort,
+        order: q.order as 'asc' | 'desc' | undefined,
+        page: csv ? 1 : (q.page as number),
+        // A CSV export is every row; JSON is paged.
+        pageSize: csv ? null : (q.pageSize as number),
+      };
+      const report = await runReport(ctx.db, request, range);
+      if (csv) {
+        const { header, lines } = reportCsv(report.rows, groupBy.flatMap(dimensionFields), METRICS);
+        reply.header('x-total-rows', String(report.totalRows));
+        return sendCsv(reply, 'report.csv', [csvLine(header), ...lines.map(csvLine)]);
+      }
+      return {
+        rows: report.rows,
+        totals: report.totals,
+        page: request.page,
+        pageSize: q.pageSize as number,
+        totalRows: report.totalRows,
+        currency: ctx.config.ACCOUNT_CURRENCY,
+        tz,
+        attribution: request.attribution,
+      };
+    },
+  );
+
+  const logRoute = async (kind: LogKind, q: Query, reply: FastifyReply) => {
+    const { range } = await rangeOf(ctx.db, q, ctx.config.ACCOUNT_TIMEZONE);
+    const base = { kind, range, filters: filtersOf(q), attribution: q.attribution as Attribution, limit: q.limit as number };
+    if (q.format !== 'csv') return readLog(ctx.db, { ...base, cursor: q.cursor as string | undefined });
+    const columns = logColumns(kind);
+    // Streams every row, one keyset page at a time, so an export never holds the log in memory.
+    async function* lines() {
+      yield csvLine(columns);
+      let cursor = q.cursor as string | undefined;
+      do {
+        const page = await readLog(ctx.db, { ...base, limit: 1000, cursor });
+        for (const item of page.items) yield csvLine(columns.map((c) => item[c]));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+    }
+    return sendCsv(reply, `${kind}.csv`, lines());
+  };
+  const LogResponse = z.object({ items: z.array(z.record(z.string(), z.unknown())), nextCursor: z.string().nullable() });
+
+  app.get(
+    '/clicks',
+    { schema: { tags: ['reports'], summary: 'Visit log (newest first, cursor-paged; CSV streams every row)', querystring: LogQuery, response: { 200: LogResponse } } },
+    async (req, reply) => logRoute('clicks', req.query as Query, reply),
+  );
+  app.get(
+    '/conversions',
+    {
+      schema: {
+        tags: ['reports'],
+        summary: 'Conversion log; attributed=false lists postbacks not matched to a click',
+        querystring: ConversionLogQuery,
+        response: { 200: LogResponse },
+      },
+    },
+    async (req, reply) => {
+      const q = req.query as Query;
+      return logRoute(q.attributed === 'false' ? 'pendingPostbacks' : 'conversions', q, reply);
+    },
+  );
+
+  app.get(
+    '/campaigns/:id/stats',
+    {
+      schema: {
+        tags: ['reports'],
+        summary: "A campaign's totals over a date range (same metrics as a report row)",
+        params: z.object({ id: z.coerce.number().int().positive() }),
+        querystring: z.object({
+          from: common.from,
+          to: common.to,
+          tz: common.tz,
+          attribution: z.enum(['visit', 'postback']).default('visit'),
+          includeBots: common.includeBots,
+        }),
+        response: { 200: z.object({ campaignId: z.number().int(), currency: z.string(), tz: z.string(), attribution: z.enum(['visit', 'postback']), totals: ReportRowSchema }) },
+      },
+    },
+    async (req) => {
+      const q = req.query as Query;
+      const found = await ctx.db.query.campaigns.findFirst({ where: (c, { eq }) => eq(c.id, req.params.id), columns: { id: true } });
+      if (!found) throw notFound('campaign');
+      const { tz, from, to, range } = await rangeOf(ctx.db, q, ctx.config.ACCOUNT_TIMEZONE);
+      const filters = { ids: { campaign: [req.params.id] }, texts: {}, vars: {}, includeBots: q.includeBots === true };
+      const report = await runReport(ctx.db, { from, to, tz, groupBy: [], attribution: q.attribution as Attribution, filters, page: 1, pageSize: 1 }, range);
+      return { campaignId: req.params.id, currency: ctx.config.ACCOUNT_CURRENCY, tz, attribution: q.attribution as Attribution, totals: report.totals };
+    },
+  );
+};
