@@ -52,13 +52,18 @@ export const systemResolver: Resolver = (host) =>
  * The addresses `host` may be contacted on: all of them must pass, since the connection could use
  * any (a name resolving to one public and one private address is refused).
  */
-export async function resolveAllowed(host: string, allowPrivate: boolean, resolve: Resolver = systemResolver): Promise<LookupAddress[]> {
+export async function resolveAllowed(
+  host: string,
+  allowPrivate: boolean,
+  resolve: Resolver = systemResolver,
+  policy: (address: string) => string | null = forbiddenAddressReason,
+): Promise<LookupAddress[]> {
   const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
   const addresses = net.isIP(bare) ? [{ address: bare, family: net.isIP(bare) }] : await resolve(bare);
   if (addresses.length === 0) throw new OutboundRefused(`${bare} does not resolve`);
   if (!allowPrivate) {
     for (const a of addresses) {
-      const reason = forbiddenAddressReason(a.address);
+      const reason = policy(a.address);
       if (reason) throw new OutboundRefused(`${bare} resolves to ${a.address} (${reason}); set OUTBOUND_ALLOW_PRIVATE=1 to allow private targets`);
     }
   }
@@ -70,6 +75,8 @@ export interface OutboundOptions {
   timeoutMs: number;
   maxRedirects?: number;
   resolve?: Resolver;
+  /** Why an address is refused (default forbiddenAddressReason); tests narrow it to tell loopback addresses apart. */
+  policy?: (address: string) => string | null;
 }
 
 export interface OutboundResult {
@@ -115,7 +122,7 @@ export async function guardedGet(raw: string, opts: OutboundOptions): Promise<Ou
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
     hops.push(url.toString());
-    const [address] = await resolveAllowed(url.hostname, opts.allowPrivate, opts.resolve);
+    const [address] = await resolveAllowed(url.hostname, opts.allowPrivate, opts.resolve, opts.policy);
     const remaining = deadline - Date.now();
     if (remaining <= 0) throw new Error(`timed out after ${opts.timeoutMs} ms`);
     const res = await requestOnce(url, address, remaining);

@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { csvObjects, parseCsv } from '../../src/attribution/csv.js';
+import { isMoney, multiply, normalizeMoney, percentOf, sum } from '../../src/attribution/decimal.js';
+import { fillPostbackUrl, type ForwardValues } from '../../src/attribution/forward-url.js';
+import { flattenParams, mapStatus, parsePostbackParams } from '../../src/attribution/params.js';
+import { conversionCost, secretMatches, hashSecret } from '../../src/attribution/record.js';
+import { ApiError } from '../../src/http/errors.js';
+
+const fieldOf = (fn: () => unknown): string | undefined => {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ApiError) return err.field;
+    throw err;
+  }
+  return '(no error)';
+};
+
+describe('decimal money', () => {
+  it('accepts plain decimals only', () => {
+    for (const ok of ['0', '5', '12.5', '0.000001', '999999999999.99']) expect(isMoney(ok), ok).toBe(true);
+    for (const bad of ['abc', '-5', '1e400', 'NaN', 'Infinity', '+5', '0x10', '1,5', '12.', '.5', ' 5', '1234567890123', '']) expect(isMoney(bad), bad).toBe(false);
+  });
+
+  it('multiplies, takes percentages and sums exactly, rounding half up to 6 places', () => {
+    expect(multiply('10.05', '1.1')).toBe('11.055');
+    expect(multiply('1', '0.0000005')).toBe('0.000001');
+    expect(multiply('0.1', '0.0000004')).toBe('0');
+    expect(percentOf('12.5', '40')).toBe('5');
+    expect(sum(['0.1', '0.2'])).toBe('0.3');
+    expect(normalizeMoney('007.500000')).toBe('7.5');
+    expect(normalizeMoney('1.0000005')).toBe('1.000001');
+  });
+});
+
+describe('postback parameters', () => {
+  it('reads the aliases and defaults', () => {
+    const p = parsePostbackParams({ subid: 'abc', rev: '3.50', tid: 'T1', ct: 'lead', currency: 'eur', secret: 'x', zone: '7' });
+    expect(p).toMatchObject({ clickId: 'abc', payout: '3.5', txid: 'T1', type: 'lead', currency: 'EUR', secret: 'x' });
+    expect(p.raw).toEqual({ subid: 'abc', rev: '3.50', tid: 'T1', ct: 'lead', currency: 'eur', zone: '7' });
+    expect(parsePostbackParams({ cid: 'a' })).toMatchObject({ type: 'conversion', payout: undefined, txid: undefined });
+  });
+
+  it('names the offending parameter', () => {
+    expect(fieldOf(() => parsePostbackParams({ cid: 'a', amount: '-5' }))).toBe('amount');
+    expect(fieldOf(() => parsePostbackParams({ cid: 'a', currency: 'dollars' }))).toBe('currency');
+    expect(fieldOf(() => parsePostbackParams({ cid: 'a', payout: '1', sum: '2' }))).toBe('sum');
+    expect(fieldOf(() => parsePostbackParams({ cid: 'a', type: 'a b' }))).toBe('type');
+    expect(fieldOf(() => parsePostbackParams({ cid: 'a', txid: 'a\u0000b' }))).toBe('txid');
+    expect(fieldOf(() => parsePostbackParams({ cid: 'a', note: 'x'.repeat(513) }))).toBe('note');
+    expect(fieldOf(() => flattenParams({ cid: ['a', 'b'] }))).toBe('cid');
+    expect(fieldOf(() => flattenParams({ cid: { $gt: '' } }))).toBe('cid');
+    expect(fieldOf(() => flattenParams({ cid: 'a' }, { cid: 'b' }))).toBe('cid');
+  });
+
+  it('maps statuses: network words first, then the defaults, absent is approved, unknown is undefined', () => {
+    expect(mapStatus(undefined)).toBe('approved');
+    expect(mapStatus('SALE')).toBe('approved');
+    expect(mapStatus('hold')).toBe('pending');
+    expect(mapStatus('chargeback')).toBe('declined');
+    expect(mapStatus('2', { '2': 'declined' })).toBe('declined');
+    expect(mapStatus('Paid', { paid: 'approved' })).toBe('approved');
+    expect(mapStatus('sale', { sale: 'pending' })).toBe('pending');
+    expect(mapStatus('maybe')).toBeUndefined();
+    expect(mapStatus('constructor')).toBeUndefined();
+  });
+});
+
+describe('secrets and cost', () => {
+  it('compares secrets, given or as a stored hash', () => {
+    expect(secretMatches('s3cret', 's3cret')).toBe(true);
+    expect(secretMatches('s3cret', 's3cre')).toBe(false);
+    expect(secretMatches('s3cret', undefined)).toBe(false);
+    expect(secretMatches('s3cret', undefined, hashSecret('s3cret'))).toBe(true);
+    expect(secretMatches('s3cret', undefined, hashSecret('other'))).toBe(false);
+    expect(secretMatches('s3cret', undefined, 'not-a-hash')).toBe(false);
+  });
+
+  it('books cpa per approved conversion and revshare as a percent of the payout', () => {
+    expect(conversionCost({ costModel: 'cpa', costValue: '2.5' }, 'approved', '10')).toBe('2.5');
+    expect(conversionCost({ costModel: 'cpa', costValue: '2.5' }, 'pending', '10')).toBe('0');
+    expect(conversionCost({ costModel: 'revshare', costValue: '33.3' }, 'approved', '10')).toBe('3.33');
+    expect(conversionCost({ costModel: 'cpc', costValue: '0.1' }, 'approved', '10')).toBe('0');
+  });
+});
+
+describe('forward URL', () => {
+  const values: ForwardValues = {
+    clickId: 'CID', externalId: 'ext 1/2', payout: '1.5', currency: 'USD', txid: 'a&b=c', type: 'sale', status: 'approved',
+    campaignId: 7, campaignName: 'C', offerId: null, trafficSourceId: 3, country: 'DE', tsCampaign: null, tsAdset: 'as', tsAd: null, tsPlacement: null,
+    params: { zone: 'x#y', 'sub.1': 'v' },
+  };
+  it('substitutes and URL-encodes every token; unknown ones become empty', () => {
+    const url = fillPostbackUrl('https://ts.example/pb?e={externalid}&t={txid}&z={var:zone}&s={var:sub.1}&o={offer.id}&x={nope}&c={campaign.id}&p={payout}', values);
+    expect(url).toBe('https://ts.example/pb?e=ext%201%2F2&t=a%26b%3Dc&z=x%23y&s=v&o=&x=&c=7&p=1.5');
+    expect(new URL(url).searchParams.get('t')).toBe('a&b=c');
+  });
+});
+
+describe('CSV', () => {
+  it('reads quoted fields, doubled quotes, CRLF and a BOM', () => {
+    expect(parseCsv('\ufeffa,b\r\n"x, y","say ""hi"""\r\n\r\n1,\n')).toEqual([['a', 'b'], ['x, y', 'say "hi"'], ['1', '']]);
+    expect(csvObjects('clickId,payout\nc1,2\n')).toEqual([{ clickId: 'c1', payout: '2' }]);
+    expect(() => parseCsv('a\n"open')).toThrow();
+  });
+});
