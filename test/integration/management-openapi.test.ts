@@ -1,0 +1,58 @@
+// /openapi.json documents every management route with its request and response schemas, and
+// /docs renders, so an integrator can work from the spec alone.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setupTestApp } from '../helpers/test-app.js';
+
+const ENTITIES = ['/api/traffic-sources', '/api/affiliate-networks', '/api/offers', '/api/landers', '/api/campaigns'];
+
+describe('management API documentation', () => {
+  let t: Awaited<ReturnType<typeof setupTestApp>>;
+  let spec: Record<string, any>;
+  beforeAll(async () => {
+    t = await setupTestApp('postgres');
+    const res = await t.app.inject('/openapi.json');
+    expect(res.statusCode).toBe(200);
+    spec = res.json();
+  });
+  afterAll(async () => t?.close());
+
+  it('lists list/get/create/patch/archive for every entity with request and response schemas', () => {
+    for (const base of ENTITIES) {
+      const collection = spec.paths[base];
+      const item = spec.paths[`${base}/{id}`];
+      expect(collection, base).toBeDefined();
+      expect(item, `${base}/{id}`).toBeDefined();
+      expect(collection.get.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['page', 'pageSize', 'name', 'status']));
+      expect(collection.get.responses['200'].content['application/json'].schema.properties.items.type).toBe('array');
+      expect(collection.post.requestBody.content['application/json'].schema.properties.name).toBeDefined();
+      expect(collection.post.responses['201'].content['application/json'].schema.properties.version).toBeDefined();
+      expect(collection.post.responses['400'].content['application/json'].schema.properties.error).toBeDefined();
+      expect(item.get.responses['200'].content['application/json'].schema.properties.id).toBeDefined();
+      expect(item.patch.requestBody.content['application/json'].schema.properties).toBeDefined();
+      expect(item.patch.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`)).toEqual(expect.arrayContaining(['path:id', 'header:if-match']));
+      expect(item.patch.responses['412']).toBeDefined();
+      expect(item.delete.responses['200'].content['application/json'].schema.properties.status).toBeDefined();
+    }
+  });
+
+  it('documents the fields users need to find', () => {
+    const campaignOut = spec.paths['/api/campaigns'].post.responses['201'].content['application/json'].schema.properties;
+    expect(campaignOut.trackingUrl.description).toContain('/click/KEY');
+    expect(campaignOut.ctaUrl.description).toContain('/cta/N');
+    const campaignIn = spec.paths['/api/campaigns'].post.requestBody.content['application/json'].schema;
+    expect(campaignIn.required).toEqual(expect.arrayContaining(['name', 'trafficSourceId', 'flow']));
+    expect(JSON.stringify(campaignIn.properties.flow)).toContain('offers');
+    const tsIn = spec.paths['/api/traffic-sources'].post.requestBody.content['application/json'].schema.properties;
+    expect(tsIn.preset.enum).toEqual(['facebook', 'google', 'tiktok', 'taboola', 'outbrain', 'mgid', 'propellerads']);
+    const networkOut = spec.paths['/api/affiliate-networks/{id}'].get.responses['200'].content['application/json'].schema.properties;
+    expect(networkOut.postbackUrl).toBeDefined();
+    expect(spec.paths['/api/traffic-sources/presets']).toBeDefined();
+    expect(spec.paths['/api/affiliate-networks/presets']).toBeDefined();
+  });
+
+  it('renders /docs', async () => {
+    const docs = await t.app.inject('/docs/');
+    expect(docs.statusCode).toBe(200);
+    expect(docs.body).toContain('swagger');
+  });
+});
