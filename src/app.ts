@@ -21,6 +21,7 @@ import { reportingRoutes } from './reporting/routes.js';
 import type { HotStore } from './store/hot-store.js';
 import { createMemoryStore } from './store/memory-store.js';
 import { createRedisStore } from './store/redis-store.js';
+import { trackingRoutes } from './tracking/routes.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -95,6 +96,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     },
     { prefix: '/api' },
   );
+  // /click, /cta and the click writer (sets ctx.clickWriter; its flush is a shutdown step).
+  await app.register(trackingRoutes, { ctx });
   // /postback, /pixel.gif, /pixel.js, and the pending-attribution and forwarding workers.
   await app.register(attributionRoutes, { ctx });
   return app;

@@ -91,6 +91,8 @@ const envSchema = z.object({
   UNIQUE_WINDOW_HOURS: int(1, 24 * 365).default(24),
   GEOIP_DB: z.string().trim().min(1).optional(),
   BOT_IP_DENYLIST: cidrList.default([]),
+  /** Signs double-meta-refresh hops (/dm); set the same value on every instance, else each process picks a random one. */
+  REDIRECT_SIGNING_SECRET: z.string().trim().min(16, 'expected at least 16 characters').optional(),
   // attribution
   ATTRIBUTION_RETRY_MINUTES: int(1, 7 * 24 * 60).default(60),
   OUTBOUND_ALLOW_PRIVATE: bool.default(false),

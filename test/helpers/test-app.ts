@@ -1,6 +1,8 @@
 // Builds a tracker for one test file on its own fresh database and Redis prefix, on either
 // backend: 'postgres' (real Postgres + Redis) or 'embedded' (PGlite in memory + in-process store).
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -127,7 +129,15 @@ export async function buildTestApp(
   backend: TestBackendResources,
   opts: { env?: Record<string, string>; ownConnections?: boolean } = {},
 ): Promise<TestApp> {
-  const config = configFrom({ TRACKLANE_API_KEY: TEST_API_KEY, LOG_LEVEL: 'silent', PUBLIC_URL: 'http://track.test', ...backend.env, ...opts.env });
+  const config = configFrom({
+    TRACKLANE_API_KEY: TEST_API_KEY,
+    LOG_LEVEL: 'silent',
+    PUBLIC_URL: 'http://track.test',
+    // Each app spills and replays visits in its own directory, never into another test's database.
+    CLICK_SPILL_DIR: join(tmpdir(), `tracklane-test-spill-${randomBytes(5).toString('hex')}`),
+    ...backend.env,
+    ...opts.env,
+  });
   const own = opts.ownConnections && backend.backend === 'postgres';
   const app = await buildApp({
     config,

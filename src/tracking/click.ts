@@ -1,0 +1,408 @@
+// The two tracking requests as plain functions: a visit to a campaign link (/click) and a lander
+// click-through (/cta). They decide the answer synchronously from in-memory config; recording
+// (hot record, unique check, write-behind buffer) starts after the answer and is never awaited.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Db } from '../db/client.js';
+import { visits, type FlowPath } from '../db/schema.js';
+import type { CampaignCache, ResolvedCampaign, ResolvedLander, ResolvedOffer } from '../management/resolved-campaign.js';
+import type { HotStore } from '../store/hot-store.js';
+import { CLICK_ID_RE, type ClickIdGenerator } from './click-id.js';
+import type { TrackingClickWriter } from './click-writer.js';
+import { buildDestination, safeUrl, type TokenValues } from './destination.js';
+import { chooseFlow, chooseWeighted, type Random } from './flow.js';
+import { loadHotClick, saveHotClick, toHotClick, type HotClick, type VisitRow } from './hot-click.js';
+import { visitorFingerprint, type Visitor, type VisitorInput, type VisitorResolver } from './visitor.js';
+
+export const CLICK_COOKIE = 'tlcid';
+export const VISITOR_COOKIE = 'tlvid';
+const VISITOR_ID_RE = /^[0-9a-f]{24}$/;
+const MAX_PARAMS = 64;
+const MAX_PARAM_NAME = 64;
+const MAX_PARAM_VALUE = 512;
+const DEFAULT_WINDOW_DAYS = 30;
+const NUL_RE = /\0/g;
+
+/** Side effects that did not happen as they should, by reason; exposed on /api/tracking/status. */
+export interface TrackingCounters {
+  visits: number;
+  landerClicks: number;
+  hotRecordFailed: number;
+  uniqueCheckFailed: number;
+  uniqueCheckTimedOut: number;
+  geoLookupFailed: number;
+  destinationRejected: Record<string, number>;
+  ctaUnknownClick: number;
+}
+
+export const newCounters = (): TrackingCounters => ({
+  visits: 0,
+  landerClicks: 0,
+  hotRecordFailed: 0,
+  uniqueCheckFailed: 0,
+  uniqueCheckTimedOut: 0,
+  geoLookupFailed: 0,
+  destinationRejected: {},
+  ctaUnknownClick: 0,
+});
+
+export interface TrackingDeps {
+  campaigns: CampaignCache;
+  store: HotStore;
+  db: Db;
+  writer: TrackingClickWriter;
+  visitors: VisitorResolver;
+  ids: ClickIdGenerator;
+  random: Random;
+  now: () => Date;
+  log: FastifyBaseLogger;
+  counters: TrackingCounters;
+  uniqueWindowHours: number;
+  /** How long a visit waits for the unique-visit answer before it is buffered anyway. */
+  uniqueTimeoutMs: number;
+  /** Signs the second hop of a double meta refresh, so /dm is not an open redirect. */
+  signingSecret: string;
+}
+
+export interface CookieToSet {
+  name: string;
+  value: string;
+  maxAgeSeconds: number;
+}
+
+export type Answer =
+  | { kind: 'not_found'; message: string }
+  | { kind: 'redirect'; url: string; mode: ResolvedCampaign['redirectMode']; cookies: CookieToSet[] };
+
+export type Query = Record<string, string | string[] | undefined>;
+
+/** Query parameters as single strings, bounded so one visit cannot become a huge row. */
+export function visitParams(query: Query): Record<string, string> {
+  const out: Record<string, string> = {};
+  let n = 0;
+  for (const [name, raw] of Object.entries(query)) {
+    if (n >= MAX_PARAMS) break;
+    const value = Array.isArray(raw) ? raw[0] : raw;
+    if (value === undefined || name.length === 0 || name.length > MAX_PARAM_NAME) continue;
+    // Postgres text and jsonb cannot hold NUL; nothing a tracker needs is lost without it.
+    out[name.replace(NUL_RE, '')] = value.slice(0, MAX_PARAM_VALUE).replace(NUL_RE, '');
+    n++;
+  }
+  return out;
+}
+
+const DECIMAL_RE = /^\d{1,12}(\.\d{1,12})?$/;
+
+/** `2.5` / 1000 = `0.0025`, exactly, on strings (money is never a float). */
+export function divideBy1000(value: string): string {
+  const [int, frac = ''] = value.split('.');
+  const digits = int.padStart(4, '0') + frac;
+  const point = digits.length - frac.length - 3;
+  const out = `${digits.slice(0, point)}.${digits.slice(point)}`.replace(/^0+(?=\d)/, '').replace(/\.?0+$/, '');
+  return out === '' ? '0' : out;
+}
+
+export function visitCost(campaign: Pick<ResolvedCampaign, 'costModel' | 'costValue'>, costParam: string | null): string {
+  switch (campaign.costModel) {
+    case 'auto':
+      return costParam && DECIMAL_RE.test(costParam.trim()) ? costParam.trim() : '0';
+    case 'cpc':
+      return campaign.costValue && DECIMAL_RE.test(campaign.costValue) ? campaign.costValue : '0';
+    case 'cpm':
+      return campaign.costValue && DECIMAL_RE.test(campaign.costValue) ? divideBy1000(campaign.costValue) : '0';
+    default:
+      // cpa and revshare are booked at conversion time by attribution.
+      return '0';
+  }
+}
+
+interface TokenContext {
+  clickId: string;
+  campaign: ResolvedCampaign;
+  offer: ResolvedOffer | undefined;
+  lander: ResolvedLander | undefined;
+  ip: string;
+  country: string | null;
+  device: string | null;
+  os: string | null;
+  osVersion: string | null;
+  browser: string | null;
+  browserVersion: string | null;
+  language: string | null;
+  externalId: string | null;
+  cost: string;
+  tsCampaign: string | null;
+  tsAdset: string | null;
+  tsAd: string | null;
+  tsPlacement: string | null;
+  params: Record<string, string>;
+}
+
+export function tokenValues(t: TokenContext): TokenValues {
+  return (name) => {
+    if (name.startsWith('var:')) return t.params[name.slice(4)] ?? '';
+    switch (name) {
+      case 'clickid': return t.clickId;
+      case 'campaign.id': return String(t.campaign.id);
+      case 'campaign.name': return t.campaign.name;
+      case 'campaign.key': return t.campaign.key;
+      case 'offer.id': return t.offer ? String(t.offer.id) : '';
+      case 'offer.name': return t.offer?.name ?? '';
+      case 'lander.id': return t.lander ? String(t.lander.id) : '';
+      case 'lander.name': return t.lander?.name ?? '';
+      case 'trafficsource.id': return String(t.campaign.trafficSource.id);
+      case 'trafficsource.name': return t.campaign.trafficSource.name;
+      case 'country': return t.country;
+      case 'device': return t.device;
+      case 'os': return t.os;
+      case 'osversion': return t.osVersion;
+      case 'browser': return t.browser;
+      case 'browserversion': return t.browserVersion;
+      case 'language': return t.language;
+      case 'ip': return t.ip;
+      case 'externalid': return t.externalId;
+      case 'cost': return t.cost;
+      case 'ts.campaign': return t.tsCampaign;
+      case 'adset': return t.tsAdset;
+      case 'ad': return t.tsAd;
+      case 'placement': return t.tsPlacement;
+      default: return undefined;
+    }
+  };
+}
+
+function fallback(deps: TrackingDeps, campaign: ResolvedCampaign, reason: string, cookies: CookieToSet[] = []): Answer {
+  const url = safeUrl(campaign.fallbackUrl);
+  if (url) return { kind: 'redirect', url, mode: '302', cookies };
+  deps.log.warn({ campaign: campaign.key, reason }, 'campaign has nowhere to send the visit');
+  return { kind: 'not_found', message: 'campaign has no destination' };
+}
+
+function reject(deps: TrackingDeps, reason: string) {
+  deps.counters.destinationRejected[reason] = (deps.counters.destinationRejected[reason] ?? 0) + 1;
+}
+
+export interface ClickRequest {
+  key: string;
+  query: Query;
+  visitor: VisitorInput;
+  cookies: Record<string, string | undefined>;
+}
+
+export interface ClickResult {
+  answer: Answer;
+  /** Starts the recording; the route calls it once the answer is on its way. */
+  record?: () => void;
+}
+
+export function handleClick(deps: TrackingDeps, req: ClickRequest): ClickResult {
+  const campaign = deps.campaigns.byKey(req.key);
+  if (!campaign || campaign.status === 'archived') return { answer: { kind: 'not_found', message: 'unknown campaign' } };
+  if (campaign.status === 'paused') return { answer: fallback(deps, campaign, 'paused') };
+
+  const visitor = deps.visitors.resolve(req.visitor);
+  const params = visitParams(req.query);
+  const byRole: Partial<Record<string, string>> = {};
+  for (const p of campaign.trafficSource.params) {
+    if (params[p.name] !== undefined && byRole[p.role] === undefined) byRole[p.role] = params[p.name];
+  }
+  const choice = chooseFlow(campaign.flow, { ...visitor, params }, deps.random);
+  if (!choice) return { answer: fallback(deps, campaign, 'no path') };
+  const offer = choice.offerId !== null ? campaign.offers.get(choice.offerId) : undefined;
+  const lander = choice.landerId !== null ? campaign.landers.get(choice.landerId) : undefined;
+  const target = lander?.url ?? offer?.url;
+  if (!target) return { answer: fallback(deps, campaign, 'path has no lander or offer') };
+
+  const clickId = deps.ids.next();
+  const cost = visitCost(campaign, byRole.cost ?? null);
+  const visit: VisitRow = {
+    clickId,
+    visitedAt: deps.now(),
+    campaignId: campaign.id,
+    trafficSourceId: campaign.trafficSource.id,
+    ruleIndex: choice.ruleIndex,
+    pathIndex: choice.pathIndex,
+    pathName: choice.path.name ?? null,
+    landerId: lander?.id ?? null,
+    offerId: offer?.id ?? null,
+    affiliateNetworkId: offer?.affiliateNetworkId ?? null,
+    tsCampaign: byRole.campaign ?? null,
+    tsAdset: byRole.adset ?? null,
+    tsAd: byRole.ad ?? null,
+    tsPlacement: byRole.placement ?? null,
+    externalId: byRole.externalId ?? null,
+    params,
+    ip: visitor.ip,
+    userAgent: visitor.userAgent || null,
+    device: visitor.device,
+    os: visitor.os,
+    osVersion: visitor.osVersion,
+    browser: visitor.browser,
+    browserVersion: visitor.browserVersion,
+    country: visitor.country,
+    language: visitor.language,
+    referrerDomain: visitor.referrerDomain,
+    isBot: visitor.isBot,
+    isUnique: false,
+    cost,
+  };
+  const destination = buildDestination(target, tokenValues({ ...visit, ...visitor, clickId, campaign, offer, lander, cost, params } as TokenContext));
+  if (!destination.ok) {
+    reject(deps, destination.reason);
+    return { answer: fallback(deps, campaign, `destination ${destination.reason}`) };
+  }
+
+  const windowDays = offer?.attributionWindowDays ?? DEFAULT_WINDOW_DAYS;
+  const knownVisitor = req.cookies[VISITOR_COOKIE];
+  const visitorId = knownVisitor && VISITOR_ID_RE.test(knownVisitor) ? knownVisitor : visitorFingerprint(visitor.ip, visitor.userAgent);
+  const cookies: CookieToSet[] = [{ name: CLICK_COOKIE, value: clickId, maxAgeSeconds: windowDays * 86400 }];
+  if (visitorId !== knownVisitor) cookies.push({ name: VISITOR_COOKIE, value: visitorId, maxAgeSeconds: deps.uniqueWindowHours * 3600 });
+
+  return {
+    answer: { kind: 'redirect', url: destination.url, mode: campaign.redirectMode, cookies },
+    record: () => recordVisit(deps, visit, visitorId, windowDays),
+  };
+}
+
+/** Hot record and unique check in the store, then the row into the buffer. Never throws. */
+export function recordVisit(deps: TrackingDeps, visit: VisitRow, visitorId: string, windowDays: number): void {
+  deps.counters.visits++;
+  saveHotClick(deps.store, toHotClick(visit), windowDays * 86400).catch((err: Error) => {
+    deps.counters.hotRecordFailed++;
+    deps.log.debug({ err: err.message, clickId: visit.clickId }, 'hot click record not saved; attribution will read postgres');
+  });
+  // Whichever comes first, the store's answer or the timeout, decides; a late answer changes nothing.
+  let decided = false;
+  let timer: NodeJS.Timeout | undefined;
+  const unique = deps.store.setIfAbsent(`uniq:${visit.campaignId}:${visitorId}`, '1', deps.uniqueWindowHours * 3600).then(
+    (first) => {
+      if (!decided) visit.isUnique = first;
+    },
+    (err: Error) => {
+      // Unknown: counted unique rather than hiding a new visitor; the counter says how often.
+      if (!decided) visit.isUnique = true;
+      deps.counters.uniqueCheckFailed++;
+      deps.log.debug({ err: err.message }, 'unique-visit check failed');
+    },
+  );
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      if (!decided) {
+        visit.isUnique = true;
+        deps.counters.uniqueCheckTimedOut++;
+      }
+      resolve();
+    }, deps.uniqueTimeoutMs);
+  });
+  const ready = Promise.race([unique, timeout]).finally(() => {
+    decided = true;
+    clearTimeout(timer);
+  });
+  deps.writer.addAfter(visit, ready);
+}
+
+// ---------------------------------------------------------------- lander click-through
+
+export interface CtaRequest {
+  slot: number | undefined;
+  cid: string | undefined;
+  campaignKey: string | undefined;
+  cookies: Record<string, string | undefined>;
+  ip: string;
+}
+
+function pathOf(campaign: ResolvedCampaign, click: Pick<HotClick, 'ruleIndex' | 'pathIndex'>): FlowPath | undefined {
+  const paths = click.ruleIndex >= 0 ? campaign.flow.rules[click.ruleIndex]?.paths : campaign.flow.paths;
+  return paths?.[click.pathIndex];
+}
+
+/** The visit behind a click ID: this instance's buffer, then the hot store, then Postgres. */
+export async function findClick(deps: Pick<TrackingDeps, 'writer' | 'store' | 'db'>, clickId: string): Promise<HotClick | null> {
+  const buffered = deps.writer.peek(clickId);
+  if (buffered) return toHotClick(buffered);
+  const hot = await loadHotClick(deps.store, clickId);
+  if (hot) return hot;
+  try {
+    const [row] = await deps.db.select().from(visits).where(eq(visits.clickId, clickId)).limit(1);
+    return row ? toHotClick(row) : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function handleCta(deps: TrackingDeps, req: CtaRequest): Promise<ClickResult> {
+  const cid = req.cid ?? req.cookies[CLICK_COOKIE];
+  const click = cid && CLICK_ID_RE.test(cid) ? await findClick(deps, cid) : null;
+  const campaign = click ? deps.campaigns.byId(click.campaignId) : undefined;
+  if (!click || !campaign) {
+    deps.counters.ctaUnknownClick++;
+    const byKey = req.campaignKey ? deps.campaigns.byKey(req.campaignKey) : undefined;
+    if (!byKey || byKey.status === 'archived') return { answer: { kind: 'not_found', message: 'unknown click' } };
+    return { answer: defaultOfferAnswer(deps, byKey, req.ip) };
+  }
+
+  const path = pathOf(campaign, click);
+  const slot = req.slot ?? 1;
+  // Slot n of a multi-offer lander is the path's nth offer; otherwise the offer chosen at the visit.
+  const slotOfferId = req.slot !== undefined && path && path.offers.length > 1 ? path.offers[req.slot - 1]?.id : undefined;
+  const offer = campaign.offers.get(slotOfferId ?? click.offerId ?? -1);
+  const lander = click.landerId !== null ? campaign.landers.get(click.landerId) : undefined;
+  if (!offer) return { answer: fallback(deps, campaign, 'no offer for the click-through') };
+  const destination = buildDestination(
+    offer.url,
+    tokenValues({ ...click, ip: req.ip, osVersion: null, browserVersion: null, campaign, offer, lander, cost: click.cost ?? '0', params: click.params ?? {} }),
+  );
+  if (!destination.ok) {
+    reject(deps, destination.reason);
+    return { answer: fallback(deps, campaign, `destination ${destination.reason}`) };
+  }
+  const now = deps.now();
+  return {
+    answer: { kind: 'redirect', url: destination.url, mode: campaign.redirectMode, cookies: [] },
+    record: () => {
+      deps.counters.landerClicks++;
+      deps.writer.addLanderClick({ clickId: click.clickId, slot, clickedAt: now, visitedAt: new Date(click.visitedAt), offerId: offer.id, campaignId: campaign.id });
+      // The lander click refreshes the hot record (and its offer, when a slot picked another one).
+      const hot: HotClick = { ...click, offerId: offer.id, affiliateNetworkId: offer.affiliateNetworkId };
+      saveHotClick(deps.store, hot, offer.attributionWindowDays * 86400).catch((err: Error) => {
+        deps.counters.hotRecordFailed++;
+        deps.log.debug({ err: err.message, clickId: click.clickId }, 'hot click record not refreshed');
+      });
+    },
+  };
+}
+
+function defaultOfferAnswer(deps: TrackingDeps, campaign: ResolvedCampaign, ip: string): Answer {
+  const paths = campaign.flow.paths;
+  const pi = chooseWeighted(paths, deps.random);
+  const offers = pi >= 0 ? paths[pi].offers : [];
+  const oi = chooseWeighted(offers, deps.random);
+  const offer = oi >= 0 ? campaign.offers.get(offers[oi].id) : undefined;
+  if (!offer) return fallback(deps, campaign, 'no default offer');
+  const none = null;
+  const destination = buildDestination(
+    offer.url,
+    tokenValues({
+      clickId: '', campaign, offer, lander: undefined, ip, country: none, device: none, os: none, osVersion: none, browser: none,
+      browserVersion: none, language: none, externalId: none, cost: '0', tsCampaign: none, tsAdset: none, tsAd: none, tsPlacement: none, params: {},
+    }),
+  );
+  if (!destination.ok) {
+    reject(deps, destination.reason);
+    return fallback(deps, campaign, `destination ${destination.reason}`);
+  }
+  return { kind: 'redirect', url: destination.url, mode: campaign.redirectMode, cookies: [] };
+}
+
+// ---------------------------------------------------------------- double meta refresh
+
+export function signRedirect(secret: string, url: string): string {
+  return createHmac('sha256', secret).update(url).digest('base64url').slice(0, 32);
+}
+
+export function verifyRedirect(secret: string, url: string, sig: string): boolean {
+  const expected = Buffer.from(signRedirect(secret, url));
+  const given = Buffer.from(sig);
+  return expected.length === given.length && timingSafeEqual(expected, given);
+}

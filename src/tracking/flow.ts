@@ -1,0 +1,88 @@
+// The campaign flow: the first rule whose conditions all match, else the default paths; then a
+// weighted random choice of path, and of lander and offer inside it. Pure functions: the random
+// source is an argument so tests can check the split without HTTP.
+import type { Flow, FlowPath, FlowRule, FlowWeighted } from '../db/schema.js';
+
+export type Random = () => number;
+
+export interface FlowFacts {
+  country: string | null;
+  device: string | null;
+  os: string | null;
+  browser: string | null;
+  language: string | null;
+  params: Record<string, string>;
+}
+
+const norm = (v: string) => v.trim().toLowerCase();
+
+function matchesList(list: string[] | undefined, value: string | null): boolean {
+  if (!list || list.length === 0) return true;
+  if (value === null) return false;
+  const v = norm(value);
+  return list.some((x) => norm(x) === v);
+}
+
+export function ruleMatches(rule: FlowRule, facts: FlowFacts): boolean {
+  const w = rule.when ?? {};
+  if (!matchesList(w.country, facts.country)) return false;
+  if (!matchesList(w.device, facts.device)) return false;
+  if (!matchesList(w.os, facts.os)) return false;
+  if (!matchesList(w.browser, facts.browser)) return false;
+  if (!matchesList(w.language, facts.language)) return false;
+  for (const [name, values] of Object.entries(w.param ?? {})) {
+    // Parameter values are compared exactly: they are IDs the traffic source sends, not words.
+    if (values.length > 0 && !values.includes(facts.params[name] ?? '')) return false;
+  }
+  return true;
+}
+
+const weightOf = (item: { weight?: number }) => (item.weight === undefined ? 1 : Math.max(0, item.weight));
+
+/** Index of a weighted choice; weight defaults to 1, 0 means never. -1 when nothing can be chosen. */
+export function chooseWeighted(items: readonly { weight?: number }[], random: Random): number {
+  let total = 0;
+  for (const it of items) total += weightOf(it);
+  if (items.length === 0) return -1;
+  if (total <= 0) return -1;
+  let r = random() * total;
+  for (let i = 0; i < items.length; i++) {
+    const w = weightOf(items[i]);
+    if (w <= 0) continue;
+    if (r < w) return i;
+    r -= w;
+  }
+  // Floating-point leftovers land on the last choosable item.
+  for (let i = items.length - 1; i >= 0; i--) if (weightOf(items[i]) > 0) return i;
+  return -1;
+}
+
+export interface FlowChoice {
+  /** -1 = the default paths. */
+  ruleIndex: number;
+  pathIndex: number;
+  path: FlowPath;
+  landerId: number | null;
+  offerId: number | null;
+}
+
+export function chooseFlow(flow: Flow, facts: FlowFacts, random: Random): FlowChoice | undefined {
+  let ruleIndex = -1;
+  let paths = flow.paths;
+  for (let i = 0; i < (flow.rules ?? []).length; i++) {
+    if (ruleMatches(flow.rules[i], facts)) {
+      ruleIndex = i;
+      paths = flow.rules[i].paths;
+      break;
+    }
+  }
+  const pathIndex = chooseWeighted(paths, random);
+  if (pathIndex < 0) return undefined;
+  const path = paths[pathIndex];
+  const pick = (list: FlowWeighted[] | undefined) => {
+    if (!list || list.length === 0) return null;
+    const i = chooseWeighted(list, random);
+    return i < 0 ? null : list[i].id;
+  };
+  return { ruleIndex, pathIndex, path, landerId: pick(path.landers), offerId: pick(path.offers) };
+}

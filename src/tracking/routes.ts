@@ -1,0 +1,159 @@
+// Routes for the tracking capability: /click/:key (the hot path), /cta and /cta/:n (lander
+// click-throughs), /dm (second hop of a double meta refresh) and /api/tracking/status. Setting it
+// up opens the geo database and starts the click writer, whose flush is a shutdown step.
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AppContext } from '../context.js';
+import { requireApiKey } from '../http/auth.js';
+import { createClickIdGenerator } from './click-id.js';
+import { createClickWriter } from './click-writer.js';
+import { handleClick, handleCta, newCounters, signRedirect, verifyRedirect, type Answer, type ClickResult, type TrackingDeps } from './click.js';
+import { metaRefreshPage, safeUrl } from './destination.js';
+import { createVisitorResolver } from './visitor.js';
+
+const ClickParams = z.object({ key: z.string().min(1).max(64).describe('the campaign key') });
+const CtaQuery = z.object({
+  cid: z.string().max(64).optional().describe('click ID, when the lander cannot rely on the cookie'),
+  campaign: z.string().max(64).optional().describe('campaign key: with an unknown click ID, send to its default offer'),
+});
+const CtaParams = z.object({ n: z.coerce.number().int().min(1).max(100).describe('offer slot on a multi-offer lander (1-based)') });
+const DmQuery = z.object({ u: z.string().max(8192), s: z.string().max(64) });
+
+export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fastify, { ctx }) => {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const { config } = ctx;
+  const counters = newCounters();
+  const visitors = await createVisitorResolver({
+    geoDbPath: config.GEOIP_DB,
+    botIpDenylist: config.BOT_IP_DENYLIST,
+    onGeoError: (err) => {
+      counters.geoLookupFailed++;
+      ctx.log.debug({ err: err.message }, 'geo lookup failed');
+    },
+  });
+  if (!visitors.geoDb) ctx.log.warn({ path: config.GEOIP_DB ?? 'bundled' }, 'geo database not available: visits are recorded without a country');
+
+  const writer = await createClickWriter({
+    db: ctx.db,
+    log: ctx.log,
+    batchMax: config.CLICK_BATCH_MAX,
+    flushMs: config.CLICK_FLUSH_MS,
+    bufferMax: config.CLICK_BUFFER_MAX,
+    spillDir: config.CLICK_SPILL_DIR ?? join(config.TRACKLANE_DATA_DIR, 'spill'),
+  });
+  ctx.clickWriter = writer;
+  // Registered after the database, so it runs before the database closes (steps run in reverse).
+  ctx.lifecycle.onShutdown('click writer', () => writer.close());
+
+  const signingSecret = config.REDIRECT_SIGNING_SECRET ?? randomBytes(32).toString('hex');
+  const deps: TrackingDeps = {
+    campaigns: ctx.campaigns,
+    store: ctx.store,
+    db: ctx.db,
+    writer,
+    visitors,
+    ids: createClickIdGenerator(),
+    random: Math.random,
+    now: () => new Date(),
+    log: ctx.log,
+    counters,
+    uniqueWindowHours: config.UNIQUE_WINDOW_HOURS,
+    uniqueTimeoutMs: Math.max(1000, config.REDIS_COMMAND_TIMEOUT_MS * 2),
+    signingSecret,
+  };
+  const secure = config.PUBLIC_URL.startsWith('https:');
+
+  const send = (reply: FastifyReply, answer: Answer): FastifyReply => {
+    if (answer.kind === 'not_found') return reply.code(404).type('text/plain; charset=utf-8').send(answer.message);
+    for (const c of answer.cookies) {
+      void reply.setCookie(c.name, c.value, { path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: c.maxAgeSeconds });
+    }
+    // A redirect answer depends on the visitor and the dice: no shared cache may keep it.
+    void reply.header('cache-control', 'no-store');
+    if (answer.mode === 'meta') return reply.code(200).type('text/html; charset=utf-8').send(metaRefreshPage(answer.url));
+    if (answer.mode === 'doubleMeta') {
+      const hop = `/dm?u=${encodeURIComponent(answer.url)}&s=${signRedirect(signingSecret, answer.url)}`;
+      return reply.code(200).header('referrer-policy', 'no-referrer').type('text/html; charset=utf-8').send(metaRefreshPage(hop, { noReferrer: true }));
+    }
+    return reply.code(302).header('location', answer.url).send();
+  };
+  const finish = (reply: FastifyReply, result: ClickResult): FastifyReply => {
+    send(reply, result.answer);
+    try {
+      result.record?.();
+    } catch (err) {
+      ctx.log.error({ err }, 'recording a visit failed');
+    }
+    return reply;
+  };
+
+  app.get(
+    '/click/:key',
+    {
+      schema: {
+        tags: ['tracking'],
+        summary: 'Campaign link: records the visit and redirects (302, meta or double meta)',
+        description: 'Query parameters are the traffic source parameters; every one is kept with the visit.',
+        params: ClickParams,
+      },
+    },
+    (req, reply) =>
+      finish(
+        reply,
+        handleClick(deps, {
+          key: req.params.key,
+          query: req.query as Record<string, string | string[]>,
+          cookies: req.cookies,
+          visitor: {
+            ip: req.ip,
+            method: req.method,
+            userAgent: req.headers['user-agent'],
+            acceptLanguage: req.headers['accept-language'],
+            referer: req.headers.referer,
+          },
+        }),
+      ),
+  );
+
+  const cta = async (req: { query: z.infer<typeof CtaQuery>; cookies: Record<string, string | undefined>; ip: string }, reply: FastifyReply, slot: number | undefined) =>
+    finish(reply, await handleCta(deps, { slot, cid: req.query.cid, campaignKey: req.query.campaign, cookies: req.cookies, ip: req.ip }));
+  app.get(
+    '/cta',
+    { schema: { tags: ['tracking'], summary: "Lander click-through to the visit's offer", querystring: CtaQuery } },
+    (req, reply) => cta(req, reply, undefined),
+  );
+  app.get(
+    '/cta/:n',
+    { schema: { tags: ['tracking'], summary: 'Lander click-through to offer slot n of a multi-offer lander', querystring: CtaQuery, params: CtaParams } },
+    (req, reply) => cta(req, reply, req.params.n),
+  );
+  app.get(
+    '/dm',
+    { schema: { tags: ['tracking'], summary: 'Second hop of a double meta refresh (signed; not an open redirect)', querystring: DmQuery } },
+    (req, reply) => {
+      const url = safeUrl(req.query.u);
+      if (!url || url !== req.query.u || !verifyRedirect(signingSecret, url, req.query.s)) {
+        return reply.code(404).type('text/plain; charset=utf-8').send('unknown redirect');
+      }
+      return reply.code(200).header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').type('text/html; charset=utf-8').send(metaRefreshPage(url, { noReferrer: true }));
+    },
+  );
+
+  await app.register(async (api) => {
+    api.addHook('onRequest', requireApiKey(ctx));
+    api.withTypeProvider<ZodTypeProvider>().get(
+      '/api/tracking/status',
+      {
+        schema: {
+          tags: ['tracking'],
+          summary: 'Click writer and tracking counters: buffered, written, spilled, dropped visits and why',
+          response: { 200: z.object({ geoDb: z.string().nullable(), counters: z.record(z.string(), z.unknown()), clickWriter: z.record(z.string(), z.unknown()) }) },
+        },
+      },
+      async () => ({ geoDb: visitors.geoDb, counters: { ...counters }, clickWriter: writer.stats() as unknown as Record<string, unknown> }),
+    );
+  });
+};

@@ -1,0 +1,145 @@
+// Who is visiting: IP, parsed user agent, country, language, referrer domain and the bot flag.
+// Everything here is synchronous and cached where it repeats; a failed lookup leaves a field
+// empty and never fails the request (a visit with no country is still a paid visit).
+import { createRequire } from 'node:module';
+import { createHash } from 'node:crypto';
+import { isbot } from 'isbot';
+import { LRUCache } from 'lru-cache';
+import maxmind, { type Reader, type Response } from 'maxmind';
+import UAParser from 'ua-parser-js';
+import { cidrMatcher } from '../http/ip.js';
+
+export interface UserAgentInfo {
+  /** desktop, mobile, tablet, console, smarttv, wearable, embedded */
+  device: string;
+  os: string | null;
+  osVersion: string | null;
+  browser: string | null;
+  browserVersion: string | null;
+}
+
+export interface Visitor extends UserAgentInfo {
+  ip: string;
+  userAgent: string;
+  country: string | null;
+  language: string | null;
+  referrerDomain: string | null;
+  isBot: boolean;
+}
+
+const cut = (v: string | undefined | null, max: number): string | null => (v ? v.slice(0, max) : null);
+
+export function parseUserAgent(ua: string): UserAgentInfo {
+  const r = new UAParser(ua).getResult();
+  return {
+    device: (r.device.type ?? 'desktop').toLowerCase(),
+    os: cut(r.os.name?.toLowerCase(), 64),
+    osVersion: cut(r.os.version, 32),
+    browser: cut(r.browser.name?.toLowerCase(), 64),
+    browserVersion: cut(r.browser.version, 32),
+  };
+}
+
+/** `da, en-GB;q=0.8` -> `da`; the primary subtag of the first language, lower case. */
+export function parseLanguage(header: string | undefined): string | null {
+  if (!header) return null;
+  const m = /^\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*/.exec(header);
+  return m ? m[1].toLowerCase() : null;
+}
+
+export function referrerDomain(header: string | undefined): string | null {
+  if (!header) return null;
+  try {
+    const u = new URL(header);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? cut(u.hostname, 253) : null;
+  } catch {
+    return null;
+  }
+}
+
+type GeoRecord = { country_code?: string; country?: { iso_code?: string }; registered_country?: { iso_code?: string } };
+
+/** Both record shapes: ip-location-db (`country_code`) and MaxMind GeoLite2/GeoIP2 (`country.iso_code`). */
+export function countryOf(record: GeoRecord | null | undefined): string | null {
+  const code = record?.country_code ?? record?.country?.iso_code ?? record?.registered_country?.iso_code;
+  return code && /^[A-Za-z]{2}$/.test(code) ? code.toUpperCase() : null;
+}
+
+export function defaultGeoDbPath(): string {
+  return createRequire(import.meta.url).resolve('@ip-location-db/geolite2-country-mmdb/geolite2-country.mmdb');
+}
+
+export interface VisitorResolverOptions {
+  geoDbPath?: string;
+  botIpDenylist?: readonly string[];
+  uaCacheSize?: number;
+  onGeoError?: (err: Error) => void;
+}
+
+export interface VisitorInput {
+  ip: string;
+  method: string;
+  userAgent: string | undefined;
+  acceptLanguage: string | undefined;
+  referer: string | undefined;
+}
+
+export interface VisitorResolver {
+  resolve(input: VisitorInput): Visitor;
+  readonly geoDb: string | null;
+}
+
+/** Opens the geo database once (start-up), then resolves visitors synchronously. */
+export async function createVisitorResolver(opts: VisitorResolverOptions = {}): Promise<VisitorResolver> {
+  const uaCache = new LRUCache<string, UserAgentInfo>({ max: opts.uaCacheSize ?? 10_000 });
+  const denied = cidrMatcher(opts.botIpDenylist ?? []);
+  let reader: Reader<Response> | null = null;
+  const path = opts.geoDbPath ?? defaultGeoDbPath();
+  try {
+    // watchForUpdates off: a reload is a restart; a file watcher per instance is not worth it.
+    reader = await maxmind.open<Response>(path);
+  } catch (err) {
+    opts.onGeoError?.(err as Error);
+  }
+  const botCache = new LRUCache<string, boolean>({ max: 10_000 });
+  return {
+    geoDb: reader ? path : null,
+    resolve(input) {
+      // NUL cannot be stored in Postgres text; no real browser sends it.
+      const ua = (input.userAgent ?? '').slice(0, 1024).replace(/\0/g, '');
+      let info = uaCache.get(ua);
+      if (!info) {
+        info = parseUserAgent(ua);
+        uaCache.set(ua, info);
+      }
+      let bot = botCache.get(ua);
+      if (bot === undefined) {
+        bot = ua.trim() === '' || isbot(ua);
+        botCache.set(ua, bot);
+      }
+      let country: string | null = null;
+      if (reader) {
+        try {
+          country = countryOf(reader.get(input.ip) as GeoRecord | null);
+        } catch (err) {
+          // Not an IP maxmind understands (e.g. a unix socket in tests): no country, no failure.
+          opts.onGeoError?.(err as Error);
+        }
+      }
+      return {
+        ...info,
+        ip: input.ip,
+        userAgent: ua,
+        country,
+        language: parseLanguage(input.acceptLanguage),
+        referrerDomain: referrerDomain(input.referer),
+        isBot: bot || input.method === 'HEAD' || denied(input.ip),
+      };
+    },
+  };
+}
+
+/** The visitor identity for unique-visit counting when there is no visitor cookie yet. */
+export function visitorFingerprint(ip: string, userAgent: string): string {
+  return createHash('sha256').update(ip).update('\0').update(userAgent).digest('hex').slice(0, 24);
+}
