@@ -12,6 +12,7 @@ import { requireApiKey } from './http/auth.js';
 import { registerErrorHandling } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
 import { registerOpenApi } from './http/openapi.js';
+import { rejectNulCharacters } from './http/reject-nul.js';
 import { attributionApiRoutes } from './attribution/api-routes.js';
 import { attributionRoutes } from './attribution/routes.js';
 import { apiKeyRoutes } from './management/api-key-routes.js';
@@ -89,6 +90,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(
     async (api) => {
       api.addHook('onRequest', requireApiKey(ctx));
+      api.addHook('preValidation', rejectNulCharacters);
       await api.register(apiKeyRoutes, { ctx });
       await api.register(managementRoutes, { ctx });
       await api.register(attributionApiRoutes, { ctx });
