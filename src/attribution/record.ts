@@ -13,6 +13,7 @@ import type { HotStore } from '../store/hot-store.js';
 import type { RateCache } from './currency.js';
 import { normalizeMoney, percentOf } from './decimal.js';
 import { findClick, type ClickRecord } from './find-click.js';
+import { insertConversions, type InsertBatcher } from './insert-batcher.js';
 import { fillPostbackUrl } from './forward-url.js';
 import { mapStatus, PARAM_ALIASES, type PostbackParams } from './params.js';
 import type { SettingsCache } from './settings.js';
@@ -27,6 +28,8 @@ export interface RecordDeps {
   rates: RateCache;
   accountCurrency: string;
   log: FastifyBaseLogger;
+  /** Group commit for new conversions; without it each is inserted on its own. */
+  batcher?: InsertBatcher;
 }
 
 export interface ConversionInput {
@@ -174,16 +177,9 @@ export async function attributeToClick(deps: RecordDeps, click: ClickRecord, inp
   };
 
   for (let attempt = 0; attempt < 3; attempt++) {
-    const inserted = await deps.db.transaction(async (tx) => {
-      const [row] = await tx
-        .insert(conversions)
-        .values(values)
-        .onConflictDoNothing({ target: [conversions.clickId, conversions.type, conversions.txid] })
-        .returning({ id: conversions.id });
-      if (row && forward) await enqueueDelivery(tx as unknown as Db, row.id, click.trafficSourceId, forward);
-      return row;
-    });
-    if (inserted) return { outcome: 'recorded', conversionId: inserted.id, status };
+    const req = { values, forward: forward ? { url: forward, trafficSourceId: click.trafficSourceId } : null };
+    const insertedId = deps.batcher ? await deps.batcher.insert(req) : (await insertConversions(deps.db, [req]))[0];
+    if (insertedId !== null) return { outcome: 'recorded', conversionId: insertedId, status };
 
     const [existing] = await deps.db
       .select({ id: conversions.id, status: conversions.status, payout: conversions.payout })

@@ -3,6 +3,7 @@
 // plugins (root and /api) share it through attributionFor(ctx).
 import type { AppContext } from '../context.js';
 import { createRateCache, type RateCache } from './currency.js';
+import { createInsertBatcher } from './insert-batcher.js';
 import { deliverDue, type DeliveryDeps, type DeliveryRunResult } from './deliveries.js';
 import { retryPendingPostbacks, type PendingDeps, type PendingRunResult } from './pending.js';
 import { recordConversion, type ConversionInput, type Outcome } from './record.js';
@@ -43,12 +44,16 @@ async function createAttributionService(ctx: AppContext): Promise<AttributionSer
   const rates = await createRateCache({ db, store, log, accountCurrency: config.ACCOUNT_CURRENCY });
   ctx.lifecycle.onShutdown('currency rates', () => rates.close());
 
+  const batcher = createInsertBatcher(db);
+  // Runs before the database closes (steps run in reverse): queued postbacks still get their row.
+  ctx.lifecycle.onShutdown('conversion inserts', () => batcher.drain());
   const stats: AttributionStats = { outcomes: {}, workerErrors: 0, pixelErrors: 0 };
   // clickWriter is read on each call: the tracking plugin may set it after this service exists.
   const pendingDeps = (): PendingDeps => ({
     db,
     store,
     clickWriter: ctx.clickWriter,
+    batcher,
     settings,
     rates,
     accountCurrency: config.ACCOUNT_CURRENCY,
