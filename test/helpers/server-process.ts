@@ -28,9 +28,12 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-export function spawnServer(env: Record<string, string>, opts: { port?: number } = {}): ServerProcess {
+export function spawnServer(env: Record<string, string>, opts: { port?: number; direct?: boolean } = {}): ServerProcess {
   const port = opts.port ?? Number(env.PORT);
-  const proc = spawn(TSX, ['src/server.ts'], {
+  // `direct` runs node with the tsx loader in one process, so a signal reaches the server itself
+  // and `exited` means the server (not a wrapper) is gone, e.g. before reading its data files.
+  const [cmd, args] = opts.direct ? [process.execPath, ['--import', 'tsx', 'src/server.ts']] : [TSX, ['src/server.ts']];
+  const proc = spawn(cmd, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env, ...(port ? { PORT: String(port) } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],

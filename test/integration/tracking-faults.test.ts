@@ -1,0 +1,249 @@
+// Durability of /click in a real server process: SIGTERM under load, a Postgres outage mid-run,
+// and (in-process) a Redis that is not there. Each ends with visits in Postgres == redirects answered.
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openEmbedded } from '../../src/db/client.js';
+import { migrate } from '../../src/db/migrate.js';
+import { adminUrl, testRedisUrl } from '../helpers/database-guard.js';
+import { freePort, spawnServer, waitForReady, type ServerProcess } from '../helpers/server-process.js';
+import { authHeaders, buildTestApp, clearRedisPrefix, createTestDatabase, openTestBackend, TEST_API_KEY } from '../helpers/test-app.js';
+import { seedDirectCampaign } from '../helpers/seed.js';
+import type { FastifyInstance } from 'fastify';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+/** Seeds one direct campaign through a short-lived pool (the server loads it at start-up). */
+async function seedOver(url: string, key: string) {
+  const { openPostgres } = await import('../../src/db/client.js');
+  const database = openPostgres({ url, poolMax: 1 });
+  try {
+    await seedDirectCampaign({ db: database.db, campaigns: { refresh: async () => undefined } } as unknown as FastifyInstance['ctx'], key);
+  } finally {
+    await database.close();
+  }
+}
+
+/** Keeps `concurrency` requests in flight until stopped; counts answers by status. */
+function load(url: string, concurrency: number) {
+  const counts = { answered302: 0, other: new Map<number, number>(), errors: 0, maxLatencyMs: 0 };
+  let running = true;
+  const worker = async () => {
+    while (running) {
+      const started = performance.now();
+      try {
+        const res = await fetch(url, { redirect: 'manual', headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0' } });
+        await res.arrayBuffer();
+        counts.maxLatencyMs = Math.max(counts.maxLatencyMs, performance.now() - started);
+        if (res.status === 302) counts.answered302++;
+        else counts.other.set(res.status, (counts.other.get(res.status) ?? 0) + 1);
+      } catch {
+        counts.errors++;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+  };
+  const workers = Array.from({ length: concurrency }, worker);
+  return {
+    counts,
+    async stop() {
+      running = false;
+      await Promise.all(workers);
+      return counts;
+    },
+  };
+}
+
+/** close-with-grace re-raises the signal once shutdown is done, so a clean SIGTERM exit reads as 143. */
+const GRACEFUL_EXIT: (number | string)[] = [0, 143, 'SIGTERM'];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function countVisits(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>('select count(*) as n from visits');
+    return Number(rows[0].n);
+  } finally {
+    await client.end();
+  }
+}
+
+async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: adminUrl() });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function startServer(env: Record<string, string>): Promise<ServerProcess> {
+  const port = await freePort();
+  const server = spawnServer({ TRACKLANE_API_KEY: TEST_API_KEY, LOG_LEVEL: 'warn', ...env }, { port, direct: true });
+  cleanups.push(() => void server.stop('SIGKILL'));
+  await waitForReady(server, { path: '/healthz' });
+  return server;
+}
+
+describe('SIGTERM under load', () => {
+  it('on postgres: exits within 10 s with every answered visit in Postgres', async () => {
+    const db = await createTestDatabase();
+    const prefix = `test:${db.name}:`;
+    cleanups.push(() => db.drop(), () => clearRedisPrefix(prefix));
+    await seedOver(db.url, 'term1');
+    const spill = mkdtempSync(join(tmpdir(), 'tracklane-spill-'));
+    cleanups.push(() => rmSync(spill, { recursive: true, force: true }));
+    // A long flush interval, so plenty of visits are still in memory when the signal comes.
+    const server = await startServer({ DATABASE_URL: db.url, REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, CLICK_FLUSH_MS: '5000', CLICK_SPILL_DIR: spill });
+
+    const traffic = load(`${server.url}/click/term1`, 16);
+    await sleep(1500);
+    const sentAt = Date.now();
+    const exited = server.stop('SIGTERM');
+    const code = await exited;
+    const tookMs = Date.now() - sentAt;
+    const counts = await traffic.stop();
+
+    expect(GRACEFUL_EXIT).toContain(code);
+    expect(tookMs).toBeLessThan(10_000);
+    expect(counts.answered302).toBeGreaterThan(100);
+    expect(readdirSync(spill)).toEqual([]);
+    expect(await countVisits(db.url)).toBe(counts.answered302);
+  }, 45_000);
+
+  it('on the embedded database: the same, read back from its data directory', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tracklane-embedded-'));
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    // Migrate and seed the embedded files in-process, then hand them to the server.
+    const seedDb = await openEmbedded({ dataDir });
+    await migrate(seedDb);
+    await seedDirectCampaign({ db: seedDb.db, campaigns: { refresh: async () => undefined } } as unknown as FastifyInstance['ctx'], 'term2');
+    await seedDb.close();
+
+    const server = await startServer({ TRACKLANE_DATA_DIR: dataDir, CLICK_FLUSH_MS: '5000' });
+    const traffic = load(`${server.url}/click/term2`, 8);
+    await sleep(1500);
+    const sentAt = Date.now();
+    const code = await server.stop('SIGTERM');
+    const tookMs = Date.now() - sentAt;
+    const counts = await traffic.stop();
+    expect(GRACEFUL_EXIT).toContain(code);
+    expect(tookMs).toBeLessThan(10_000);
+    expect(counts.answered302).toBeGreaterThan(50);
+
+    const after = await openEmbedded({ dataDir });
+    try {
+      const { rows } = (await after.db.execute('select count(*)::int as n from visits' as never)) as unknown as { rows: { n: number }[] };
+      expect(rows[0].n, server.output()).toBe(counts.answered302);
+    } finally {
+      await after.close();
+    }
+  }, 60_000);
+});
+
+describe('Postgres outage mid-run', () => {
+  it('answers every request 302 during the outage, spills to disk, and writes every visit once Postgres is back', async () => {
+    const db = await createTestDatabase();
+    const prefix = `test:${db.name}:`;
+    // Cleanups run last-first: connections are allowed again before the database is dropped.
+    cleanups.push(
+      () => db.drop(),
+      () => clearRedisPrefix(prefix),
+      () => admin((c) => c.query(`alter database "${db.name}" with allow_connections true`)).then(() => undefined),
+    );
+    await seedOver(db.url, 'outage1');
+    const spill = mkdtempSync(join(tmpdir(), 'tracklane-spill-'));
+    cleanups.push(() => rmSync(spill, { recursive: true, force: true }));
+    const server = await startServer({
+      DATABASE_URL: db.url,
+      REDIS_URL: testRedisUrl(),
+      REDIS_PREFIX: prefix,
+      CLICK_FLUSH_MS: '100',
+      // The smallest memory buffer, so the outage also exercises spilling to disk and replay.
+      CLICK_BUFFER_MAX: '1000',
+      CLICK_SPILL_DIR: spill,
+    });
+    const traffic = load(`${server.url}/click/outage1`, 16);
+    await sleep(1000);
+
+    // The outage: no new connections to this database, and every open one cut.
+    await admin(async (c) => {
+      await c.query(`alter database "${db.name}" with allow_connections false`);
+      await c.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [db.name]);
+    });
+    const atOutage = traffic.counts.answered302;
+    traffic.counts.maxLatencyMs = 0;
+    // Long enough to fill the memory buffer and spill (how long depends on how busy the machine is).
+    const outageStart = Date.now();
+    let status = { clickWriter: { visits: { spilled: 0, failedBatches: 0, postgresHealthy: true } } };
+    while (Date.now() - outageStart < 12_000) {
+      await sleep(500);
+      status = await (await fetch(`${server.url}/api/tracking/status`, { headers: authHeaders() })).json();
+      if (status.clickWriter.visits.spilled > 0 && Date.now() - outageStart > 2000) break;
+    }
+    const duringOutage = traffic.counts.answered302 - atOutage;
+    const slowestDuringOutage = traffic.counts.maxLatencyMs;
+    await admin((c) => c.query(`alter database "${db.name}" with allow_connections true`));
+    await sleep(1000);
+    const counts = await traffic.stop();
+
+    expect(counts.other.size, JSON.stringify([...counts.other])).toBe(0);
+    expect(counts.errors).toBe(0);
+    expect(duringOutage).toBeGreaterThan(1000);
+    // No request waited for Postgres (a connection attempt alone may take 3 s to fail).
+    expect(slowestDuringOutage).toBeLessThan(1000);
+    expect(status.clickWriter.visits.postgresHealthy).toBe(false);
+    expect(status.clickWriter.visits.failedBatches).toBeGreaterThan(0);
+    expect(status.clickWriter.visits.spilled).toBeGreaterThan(0);
+
+    // Retries back off up to 5 s; give the writer time to catch up, then compare.
+    const deadline = Date.now() + 15_000;
+    let inPostgres = 0;
+    while (Date.now() < deadline) {
+      inPostgres = await countVisits(db.url);
+      if (inPostgres >= counts.answered302) break;
+      await sleep(250);
+    }
+    expect(inPostgres).toBe(counts.answered302);
+    const after = await (await fetch(`${server.url}/api/tracking/status`, { headers: authHeaders() })).json();
+    expect(after.clickWriter.visits.replayed).toBe(status.clickWriter.visits.spilled + (after.clickWriter.visits.spilled - status.clickWriter.visits.spilled));
+    expect(after.clickWriter.visits.dropped).toEqual({});
+    expect(readdirSync(spill).filter((f) => f.endsWith('.ndjson'))).toEqual([]);
+    expect(GRACEFUL_EXIT).toContain(await server.stop('SIGTERM'));
+  }, 45_000);
+});
+
+describe('Redis down', () => {
+  it('keeps redirecting with valid click IDs, and the visit still lands in Postgres', async () => {
+    const backend = await openTestBackend('postgres');
+    // Port 1 on loopback: nothing listens, so every Redis command fails at once.
+    const t = await buildTestApp(backend, { env: { REDIS_URL: 'redis://127.0.0.1:1' }, ownConnections: true });
+    cleanups.push(async () => {
+      await t.close();
+      await backend.destroy();
+    });
+    expect(t.app.ctx.store.kind).toBe('redis');
+    await seedDirectCampaign(t.app.ctx, 'noredis');
+    const res = await t.app.inject({ url: '/click/noredis', headers: { 'user-agent': 'Mozilla/5.0 Firefox/120.0' } });
+    expect(res.statusCode).toBe(302);
+    const clickId = /tlcid=([0-9A-Za-z]+)/.exec(String(res.headers['set-cookie']))![1];
+    expect(res.headers.location).toBe(`https://offer.example/go?sub1=${clickId}`);
+    await t.app.ctx.clickWriter!.flush();
+    expect(await countVisits(backend.env.DATABASE_URL)).toBe(1);
+    // The click-through finds the visit in Postgres when Redis cannot answer.
+    const cta = await t.app.inject({ url: `/cta?cid=${clickId}` });
+    expect(cta.statusCode).toBe(302);
+    expect(cta.headers.location).toBe(`https://offer.example/go?sub1=${clickId}`);
+    const status = (await t.app.inject({ url: '/api/tracking/status', headers: authHeaders() })).json();
+    expect(status.counters.hotRecordFailed).toBeGreaterThan(0);
+    expect(status.counters.uniqueCheckFailed + status.counters.uniqueCheckTimedOut).toBeGreaterThan(0);
+  });
+});
