@@ -221,7 +221,6 @@ async function main() {
     log('\n== Reports');
     results.reports = await runReports({
       database,
-      campaign,
       visits: SETTINGS.reportVisits,
       conversions: SETTINGS.reportConversions,
       days: SETTINGS.reportDays,

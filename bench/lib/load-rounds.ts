@@ -82,7 +82,17 @@ export async function interleave(gen: LoadGenerator, baseline: Target, target: T
     [target.name, { ok: 0, other: 0, errors: 0 }],
   ]);
   const lastRate = new Map<string, number>();
-  let offset = 0;
+  // Each side numbers its own requests, so the target never reuses a value (a click ID for a
+  // postback) because the baseline consumed numbers in between.
+  const offsets = new Map<string, number>([
+    [baseline.name, 0],
+    [target.name, 0],
+  ]);
+  const take = (t: Target, amount: number) => {
+    const o = offsets.get(t.name)!;
+    offsets.set(t.name, o + amount + opts.connections * 2);
+    return o;
+  };
   const account = (t: Target, r: LoadResult) => {
     const tot = totals.get(t.name)!;
     for (const [code, n] of Object.entries(r.statuses)) {
@@ -93,8 +103,7 @@ export async function interleave(gen: LoadGenerator, baseline: Target, target: T
   };
 
   for (const t of [baseline, target]) {
-    const w = await measured(gen, t, opts.warmupRequests, offset, opts.connections);
-    offset += opts.warmupRequests + opts.connections * 2;
+    const w = await measured(gen, t, opts.warmupRequests, take(t, opts.warmupRequests), opts.connections);
     account(t, w.r);
     lastRate.set(t.name, w.r.requestsPerSecond);
     opts.log(`  warm-up ${t.name}: ${Math.round(w.r.requestsPerSecond)} req/s`);
@@ -103,8 +112,7 @@ export async function interleave(gen: LoadGenerator, baseline: Target, target: T
     for (const t of [baseline, target]) {
       let amount = Math.max(500, Math.round((lastRate.get(t.name) ?? 1000) * opts.roundSeconds));
       if (opts.maxPerRound !== undefined) amount = Math.min(amount, opts.maxPerRound);
-      const m = await measured(gen, t, amount, offset, opts.connections);
-      offset += amount + opts.connections * 2;
+      const m = await measured(gen, t, amount, take(t, amount), opts.connections);
       account(t, m.r);
       lastRate.set(t.name, m.r.requestsPerSecond);
       const ok = m.r.statuses[String(t.okStatus)] ?? 0;
