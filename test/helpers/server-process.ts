@@ -5,7 +5,6 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TSX = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -28,12 +27,11 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-export function spawnServer(env: Record<string, string>, opts: { port?: number; direct?: boolean } = {}): ServerProcess {
+export function spawnServer(env: Record<string, string>, opts: { port?: number } = {}): ServerProcess {
   const port = opts.port ?? Number(env.PORT);
-  // `direct` runs node with the tsx loader in one process, so a signal reaches the server itself
-  // and `exited` means the server (not a wrapper) is gone, e.g. before reading its data files.
-  const [cmd, args] = opts.direct ? [process.execPath, ['--import', 'tsx', 'src/server.ts']] : [TSX, ['src/server.ts']];
-  const proc = spawn(cmd, args, {
+  // node with the tsx loader, in one process: a signal reaches the server itself (the tsx CLI
+  // wrapper may kill its child on SIGTERM), and `exited` means the server is gone.
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env, ...(port ? { PORT: String(port) } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
