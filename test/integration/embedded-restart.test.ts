@@ -22,7 +22,8 @@ describe('embedded default across a restart', () => {
     await waitForReady(server, { timeoutMs: 60_000 });
     return server;
   };
-  const api = async (s: ServerProcess, method: string, path: string, body?: unknown) => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON from our own API, checked by the assertions
+  const api = async (s: ServerProcess, method: string, path: string, body?: unknown): Promise<any> => {
     const res = await fetch(s.url + path, {
       method,
       headers: { 'api-key': API_KEY, ...(body ? { 'content-type': 'application/json' } : {}) },

@@ -70,7 +70,7 @@ describe('the server process', () => {
     const server = spawnServer({ PORT: String(await freePort()), TRACKLANE_DATA_DIR: join(dir, 'data') });
     cleanups.push(async () => void (await server.stop('SIGKILL')));
     await waitForReady(server);
-    const ready = await (await fetch(`${server.url}/readyz`)).json();
+    const ready = (await (await fetch(`${server.url}/readyz`)).json()) as { backends: unknown };
     expect(ready.backends).toEqual({ postgres: 'embedded', redis: 'memory' });
     const key = /Your first API key \(shown once, keep it\): (tl_\w+)/.exec(server.output())?.[1];
     expect(key).toBeTruthy();
