@@ -13,8 +13,10 @@ import {
   MONEY_METRICS,
   MONEY_SCALE,
   RATIO_SCALE,
+  QUARTER_HOUR_SETS,
   rollupSetFor,
   TIME_DIMENSIONS,
+  type RollupSet,
   type Attribution,
   type Dimension,
   type Filters,
@@ -96,15 +98,18 @@ export function timeDimExpr(d: TimeDimension, t: SQL, tz: string): SQL {
 
 const isTimeDim = (d: string): d is TimeDimension => (TIME_DIMENSIONS as readonly string[]).includes(d);
 
-type Source = { kind: 'rollup'; set: 1 | 2; plan: Interval[] } | { kind: 'raw' };
+/**
+ * Where a report reads: one rollup set over a bucket plan (quarter-hour intervals of a set without
+ * a 15-minute grain are read from raw rows), or raw rows over the whole range.
+ */
+type Source = { kind: 'rollup'; set: RollupSet; plan: Interval[] } | { kind: 'raw' };
 
 const ID_COLUMNS = { campaign: 'campaign_id', trafficSource: 'traffic_source_id', offer: 'offer_id', lander: 'lander_id', affiliateNetwork: 'affiliate_network_id' } as const;
 const TEXT_COLUMNS = { country: 'country', device: 'device', os: 'os', browser: 'browser', language: 'language' } as const;
 const RAW_COLUMNS = { adset: 'ts_adset', ad: 'ts_ad', placement: 'ts_placement', externalId: 'external_id' } as const;
 
-/** The SQL values one dimension groups by (path has two), over a source table. */
-function groupExprs(d: Dimension, src: Source, time: SQL, tz: string): SQL[] {
-  const rollup = src.kind === 'rollup';
+/** The SQL values one dimension groups by (path has two), over a rollup or the raw table. */
+function groupExprs(d: Dimension, rollup: boolean, time: SQL, tz: string): SQL[] {
   if (isTimeDim(d)) return [timeDimExpr(d, time, tz)];
   if (isVarDimension(d)) return [sql`(params ->> ${d.slice(4)})`];
   if (d === 'path') return [sql.raw('rule_index::int'), sql.raw('path_index::int')];
@@ -131,6 +136,7 @@ function filterConds(filters: Filters): SQL[] {
   return conds;
 }
 
+/** One range predicate per interval (adjacent intervals of a grain are already merged by the plan). */
 const planCond = (plan: Interval[]): SQL =>
   plan.length
     ? sql`(${sql.join(
@@ -138,6 +144,26 @@ const planCond = (plan: Interval[]): SQL =>
         sql` or `,
       )})`
     : sql`false`;
+
+const rangesCond = (column: SQL, plan: Interval[]): SQL =>
+  sql`(${sql.join(
+    plan.map((i) => sql`(${column} >= ${ts(i.start)} and ${column} < ${ts(i.end)})`),
+    sql` or `,
+  )})`;
+
+/**
+ * Every bucket start of a plan with its time-dimension values, so a rollup scan joins on the
+ * bucket instead of converting each row's bucket to local time (a 30-day hourly plan has 720
+ * starts, the rows it reads a hundred times more).
+ */
+function bucketLabels(plan: Interval[], timeDims: TimeDimension[], tz: string): SQL {
+  const starts = sql.join(
+    plan.map((i) => sql`select generate_series(${ts(i.start)}, ${ts(i.end - i.grain * 60_000)}, make_interval(mins => ${i.grain})) as b`),
+    sql` union all `,
+  );
+  const labels = sql.join(timeDims.map((d, k) => sql`${timeDimExpr(d, sql`s.b`, tz)} as ${sql.raw(`l${k}`)}`), sql`, `);
+  return sql`(select s.b, ${labels} from (${starts}) s)`;
+}
 
 const where = (conds: SQL[]) => sql.join(conds, sql` and `);
 /** GROUP BY the first n output columns, plus the conversion type (column n + 5) when asked. */
@@ -149,40 +175,58 @@ const groupBySql = (n: number, withType = false) => {
 
 /** visits, unique, clicks, visit cost, type, approved/pending/declined counts, revenue, conversion cost */
 function sourceUnion(req: ReportRequest, src: Source, range: TimeRange): { sql: SQL; width: number } {
+  const { groupBy } = req;
+  const width = groupBy.reduce((n, d) => n + (d === 'path' ? 2 : 1), 0);
+  if (src.kind === 'raw') return { sql: rawParts(req, [{ grain: 15, start: range.from, end: range.to }]), width };
+  const quarters = QUARTER_HOUR_SETS.has(src.set) ? [] : src.plan.filter((i) => i.grain === 15);
+  const fromRollup = src.plan.filter((i) => !quarters.includes(i));
+  const parts: SQL[] = [];
+  if (fromRollup.length) parts.push(rollupParts(req, src.set, fromRollup));
+  if (quarters.length) parts.push(rawParts(req, quarters));
+  return { sql: sql.join(parts, sql` union all `), width };
+}
+
+const cols = (g: SQL[]) => (g.length ? sql`${sql.join(g.map((e, i) => sql`${e} as ${sql.raw(`g${i}`)}`), sql`, `)}, ` : sql``);
+
+function rollupParts(req: ReportRequest, set: RollupSet, plan: Interval[]): SQL {
   const { tz, groupBy, filters, attribution } = req;
-  const visitTime = sql.raw(src.kind === 'rollup' ? 'bucket' : 'visited_at');
-  const convTime = sql.raw(src.kind === 'rollup' ? 'bucket' : attribution === 'visit' ? 'visited_at' : 'converted_at');
-  const gv = groupBy.flatMap((d) => groupExprs(d, src, visitTime, tz));
-  const gc = groupBy.flatMap((d) => groupExprs(d, src, convTime, tz));
-  const cols = (g: SQL[]) => (g.length ? sql`${sql.join(g.map((e, i) => sql`${e} as ${sql.raw(`g${i}`)}`), sql`, `)}, ` : sql``);
+  const timeDims = groupBy.filter(isTimeDim);
+  const join = timeDims.length ? sql` join ${bucketLabels(plan, timeDims, tz)} t on t.b = bucket` : sql``;
+  const g = groupBy.flatMap((d) => (isTimeDim(d) ? [sql.raw(`t.l${timeDims.indexOf(d)}`)] : groupExprs(d, true, sql.raw('bucket'), tz)));
   const conds = filterConds(filters);
-  let visitsPart: SQL;
-  let convPart: SQL;
-  if (src.kind === 'rollup') {
-    visitsPart = sql`select ${cols(gv)}sum(visits)::float8 as v, sum(unique_visits)::float8 as u, sum(clicks)::float8 as c, sum(cost) as vcost,
+  const visitsPart = sql`select ${cols(g)}sum(visits)::float8 as v, sum(unique_visits)::float8 as u, sum(clicks)::float8 as c, sum(cost) as vcost,
         null::text as type, 0::float8 as conv, 0::float8 as pend, 0::float8 as decl, 0::numeric as rev, 0::numeric as ccost
-      from report_visit_rollup where ${where([sql`dim_set = ${src.set}`, planCond(src.plan), ...conds])}${groupBySql(gv.length)}`;
-    convPart = sql`select ${cols(gc)}0::float8, 0::float8, 0::float8, 0::numeric, type::text,
+      from report_visit_rollup${join} where ${where([sql`dim_set = ${set}`, planCond(plan), ...conds])}${groupBySql(g.length)}`;
+  const convPart = sql`select ${cols(g)}0::float8, 0::float8, 0::float8, 0::numeric, type::text,
         coalesce(sum(conversions) filter (where status = 'approved'), 0)::float8,
         coalesce(sum(conversions) filter (where status = 'pending'), 0)::float8,
         coalesce(sum(conversions) filter (where status = 'declined'), 0)::float8,
         coalesce(sum(payout) filter (where status = 'approved'), 0),
         coalesce(sum(cost) filter (where status = 'approved'), 0)
-      from report_conversion_rollup where ${where([sql`attribution = ${attribution}`, sql`dim_set = ${src.set}`, planCond(src.plan), ...conds])}${groupBySql(gc.length, true)}`;
-  } else {
-    visitsPart = sql`select ${cols(gv)}count(*)::float8 as v, count(*) filter (where is_unique)::float8 as u,
+      from report_conversion_rollup${join} where ${where([sql`attribution = ${attribution}`, sql`dim_set = ${set}`, planCond(plan), ...conds])}${groupBySql(g.length, true)}`;
+  return sql`(${visitsPart}) union all (${convPart})`;
+}
+
+/** The same columns from raw visits and conversions whose time falls in `plan`'s intervals. */
+function rawParts(req: ReportRequest, plan: Interval[]): SQL {
+  const { tz, groupBy, filters, attribution } = req;
+  const visitTime = sql.raw('visited_at');
+  const convTime = sql.raw(attribution === 'visit' ? 'visited_at' : 'converted_at');
+  const gv = groupBy.flatMap((d) => groupExprs(d, false, visitTime, tz));
+  const gc = groupBy.flatMap((d) => groupExprs(d, false, convTime, tz));
+  const conds = filterConds(filters);
+  const visitsPart = sql`select ${cols(gv)}count(*)::float8 as v, count(*) filter (where is_unique)::float8 as u,
         sum(case when lander_id is null or exists (select 1 from lander_clicks lc where lc.click_id = visits.click_id) then 1 else 0 end)::float8 as c,
         sum(cost) as vcost, null::text as type, 0::float8 as conv, 0::float8 as pend, 0::float8 as decl, 0::numeric as rev, 0::numeric as ccost
-      from visits where ${where([sql`visited_at >= ${ts(range.from)}`, sql`visited_at < ${ts(range.to)}`, ...conds])}${groupBySql(gv.length)}`;
-    convPart = sql`select ${cols(gc)}0::float8, 0::float8, 0::float8, 0::numeric, type::text,
+      from visits where ${where([rangesCond(visitTime, plan), ...conds])}${groupBySql(gv.length)}`;
+  const convPart = sql`select ${cols(gc)}0::float8, 0::float8, 0::float8, 0::numeric, type::text,
         count(*) filter (where status = 'approved')::float8,
         count(*) filter (where status = 'pending')::float8,
         count(*) filter (where status = 'declined')::float8,
         coalesce(sum(payout) filter (where status = 'approved'), 0),
         coalesce(sum(cost) filter (where status = 'approved'), 0)
-      from conversions where ${where([sql`${convTime} >= ${ts(range.from)}`, sql`${convTime} < ${ts(range.to)}`, ...conds])}${groupBySql(gc.length, true)}`;
-  }
-  return { sql: sql`(${visitsPart}) union all (${convPart})`, width: gv.length };
+      from conversions where ${where([rangesCond(convTime, plan), ...conds])}${groupBySql(gc.length, true)}`;
+  return sql`(${visitsPart}) union all (${convPart})`;
 }
 
 /** Each metric as a numeric SQL expression over the aggregate (for sorting) and its output form. */
@@ -263,7 +307,7 @@ function sortExpr(sort: string, groupBy: Dimension[], columns: Column[]): SQL {
 }
 
 /** Decides rollup or raw, and for rollups which grain covers which part of the range. */
-export async function chooseSource(db: Db, req: ReportRequest, range: TimeRange): Promise<Source> {
+export async function chooseSource(db: Db, req: Pick<ReportRequest, 'groupBy' | 'filters' | 'tz'>, range: TimeRange): Promise<Source> {
   const set = rollupSetFor(req.groupBy, req.filters);
   if (set === null || !isQuarterAligned(range.from) || !isQuarterAligned(range.to)) return { kind: 'raw' };
   const timeDims = req.groupBy.filter(isTimeDim);
@@ -342,7 +386,9 @@ export async function runReport(db: Db, req: ReportRequest, range: TimeRange): P
     select ${dimCols}${metricColumns()}, a.cbt, a.rbt, count(*) over () as total_rows
     from a ${sql.join(joins, sql` `)}
     order by ${orderBy}${limit}`;
-  const totalsSql = sql`with a as (${aggregateSql(req, src, range, []).sql}) select ${metricColumns()}, a.cbt, a.rbt from a`;
+  // Totals have no time dimension, so their own plan reads whole UTC days where the rows need hours.
+  const totalsSrc = src.kind === 'raw' || !req.groupBy.some(isTimeDim) ? src : await chooseSource(db, { ...req, groupBy: [] }, range);
+  const totalsSql = sql`with a as (${aggregateSql(req, totalsSrc, range, []).sql}) select ${metricColumns()}, a.cbt, a.rbt from a`;
 
   const [pageRows, [totalsRaw]] = await Promise.all([rows<Record<string, unknown>>(db, pageSql), rows<Record<string, unknown>>(db, totalsSql)]);
   let totalRows = pageRows.length ? Number(pageRows[0].total_rows) : 0;

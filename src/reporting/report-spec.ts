@@ -4,20 +4,28 @@ import { badRequest } from '../http/errors.js';
 
 export type Attribution = 'visit' | 'postback';
 
-/** Dimensions stored in the rollups; the set says which rollup carries them (1 traffic, 2 visitor). */
+/**
+ * Dimensions stored in the rollups, and the rollup sets (`dim_set`) that carry each: set 0 is
+ * campaign, traffic source and country (the sets all carry these); set 1 adds the traffic
+ * dimensions; sets 2-5 add one visitor dimension each. See src/reporting/README.md.
+ */
 export const ROLLUP_DIMENSIONS = {
-  campaign: [1, 2],
-  trafficSource: [1, 2],
-  country: [1, 2],
+  campaign: [0, 1, 2, 3, 4, 5],
+  trafficSource: [0, 1, 2, 3, 4, 5],
+  country: [0, 1, 2, 3, 4, 5],
   offer: [1],
   lander: [1],
   affiliateNetwork: [1],
   path: [1],
   device: [2],
-  os: [2],
-  browser: [2],
-  language: [2],
-} as const satisfies Record<string, readonly (1 | 2)[]>;
+  os: [3],
+  browser: [4],
+  language: [5],
+} as const satisfies Record<string, readonly RollupSet[]>;
+
+export type RollupSet = 0 | 1 | 2 | 3 | 4 | 5;
+/** Sets kept at 15 minutes; the others keep hours and days and read quarter hours from raw rows. */
+export const QUARTER_HOUR_SETS: ReadonlySet<RollupSet> = new Set([0]);
 
 export const TIME_DIMENSIONS = ['day', 'hour', 'hourOfDay', 'dayOfWeek'] as const;
 /** Traffic-source roles and visit parameters: read from raw visits inside the date range. */
@@ -199,13 +207,13 @@ export function checkSort(sort: string | undefined, groupBy: Dimension[]): strin
   return sort;
 }
 
-/** Which rollup set serves these dimensions and filters, or null when raw rows must be read. */
-export function rollupSetFor(groupBy: Dimension[], filters: Filters): 1 | 2 | null {
+/** Which rollup set serves these dimensions and filters (the narrowest), or null when raw rows must be read. */
+export function rollupSetFor(groupBy: Dimension[], filters: Filters): RollupSet | null {
   const used = new Set<string>(groupBy.filter((d) => !(TIME_DIMENSIONS as readonly string[]).includes(d)));
   for (const k of Object.keys(filters.ids)) used.add(k);
   for (const k of Object.keys(filters.texts)) used.add(k);
   if (Object.keys(filters.vars).length) return null;
-  for (const set of [1, 2] as const) {
+  for (const set of [0, 1, 2, 3, 4, 5] as const) {
     if ([...used].every((d) => (ROLLUP_DIMENSIONS as Record<string, readonly number[]>)[d]?.includes(set))) return set;
   }
   return null;

@@ -56,10 +56,14 @@ describe('report parameters', () => {
 
   it('chooses the rollup set that holds every dimension and filter, or raw rows', () => {
     const none = parseFilters({});
-    expect(rollupSetFor(['campaign', 'day', 'country'], none)).toBe(1);
+    expect(rollupSetFor(['campaign', 'day', 'country'], none)).toBe(0);
+    expect(rollupSetFor(['offer', 'country', 'hour'], none)).toBe(1);
     expect(rollupSetFor(['device', 'hour'], none)).toBe(2);
     expect(rollupSetFor(['offer', 'device'], none)).toBeNull();
-    expect(rollupSetFor(['campaign'], parseFilters({ browser: 'Chrome' }))).toBe(2);
+    // One visitor dimension per rollup row: two of them together come from raw rows.
+    expect(rollupSetFor(['device', 'os'], none)).toBeNull();
+    expect(rollupSetFor(['campaign'], parseFilters({ browser: 'Chrome' }))).toBe(4);
+    expect(rollupSetFor(['language', 'country'], parseFilters({ campaign: '3' }))).toBe(5);
     expect(rollupSetFor(['campaign'], parseFilters({ 'var:sub1': 'a' }))).toBeNull();
     expect(rollupSetFor(['externalId'], none)).toBeNull();
   });
