@@ -207,7 +207,7 @@ export function handleClick(deps: TrackingDeps, req: ClickRequest): ClickResult 
   for (const p of campaign.trafficSource.params) {
     if (params[p.name] !== undefined && byRole[p.role] === undefined) byRole[p.role] = params[p.name];
   }
-  const choice = chooseFlow(campaign.flow, { ...visitor, params }, deps.random);
+  const choice = chooseFlow(campaign.flow, { country: visitor.country, device: visitor.device, os: visitor.os, browser: visitor.browser, language: visitor.language, params }, deps.random);
   if (!choice) return { answer: fallback(deps, campaign, 'no path') };
   const offer = choice.offerId !== null ? campaign.offers.get(choice.offerId) : undefined;
   const lander = choice.landerId !== null ? campaign.landers.get(choice.landerId) : undefined;
@@ -247,7 +247,30 @@ export function handleClick(deps: TrackingDeps, req: ClickRequest): ClickResult 
     isUnique: false,
     cost,
   };
-  const destination = buildDestination(target, tokenValues({ ...visit, ...visitor, clickId, campaign, offer, lander, cost, params } as TokenContext));
+  const destination = buildDestination(
+    target,
+    tokenValues({
+      clickId,
+      campaign,
+      offer,
+      lander,
+      ip: visitor.ip,
+      country: visitor.country,
+      device: visitor.device,
+      os: visitor.os,
+      osVersion: visitor.osVersion,
+      browser: visitor.browser,
+      browserVersion: visitor.browserVersion,
+      language: visitor.language,
+      externalId: visit.externalId ?? null,
+      cost,
+      tsCampaign: visit.tsCampaign ?? null,
+      tsAdset: visit.tsAdset ?? null,
+      tsAd: visit.tsAd ?? null,
+      tsPlacement: visit.tsPlacement ?? null,
+      params,
+    }),
+  );
   if (!destination.ok) {
     reject(deps, destination.reason);
     return { answer: fallback(deps, campaign, `destination ${destination.reason}`) };
