@@ -1,8 +1,10 @@
 // Generates report data server-side (INSERT ... SELECT generate_series) for the speed benchmark:
-// visits spread over `days`, a share of them converting. The rollup triggers run as for real
-// batches, so the measured reports read what production would.
+// visits spread over `days`, a share of them converting. Rows go in with the rollup triggers off
+// and the rollups are rebuilt from all raw rows at the end, in one transaction: the same rollups
+// the triggers would keep, in a fraction of the time.
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
+import { withRollupsRebuiltAfter } from './rollup-rebuild.js';
 
 export interface BulkLoadOptions {
   visits: number;
@@ -11,8 +13,10 @@ export interface BulkLoadOptions {
   /** Last instant of the data (default now, rounded down to the hour). */
   end?: Date;
   campaigns?: number;
-  /** Rows per INSERT statement (each one is a rollup batch). */
+  /** Rows per INSERT statement. */
   batchSize?: number;
+  /** Fire the rollup triggers per statement instead of rebuilding at the end (slow; for tests). */
+  viaTriggers?: boolean;
 }
 
 /**
@@ -21,6 +25,10 @@ export interface BulkLoadOptions {
  * campaigns do; devices, os, browsers and languages are skewed. Returns the time range written.
  */
 export async function bulkLoadReportData(db: Db, opts: BulkLoadOptions): Promise<{ from: Date; to: Date }> {
+  return opts.viaTriggers ? load(db, opts) : withRollupsRebuiltAfter(db, (tx) => load(tx, opts));
+}
+
+async function load(db: Db, opts: BulkLoadOptions): Promise<{ from: Date; to: Date }> {
   const campaigns = opts.campaigns ?? 50;
   const batch = opts.batchSize ?? 100_000;
   const to = opts.end ?? new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);

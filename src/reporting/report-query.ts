@@ -332,7 +332,9 @@ export async function chooseSource(db: Db, req: Pick<ReportRequest, 'groupBy' | 
             )}) as s(t) where ${same(sql`s.t`, width)}`,
           ).then((r) => new Set(r.map((x) => Number(x.t))))
         : Promise.resolve(new Set<number>());
-    okDays = await probe(days, 1440);
+    // hourOfDay cycles: a UTC day can show the same local hour at its first and last quarter
+    // (05:45 and 05:30 in Kathmandu) while holding all 24; it never fits in one day bucket.
+    okDays = timeDims.includes('hourOfDay') ? new Set() : await probe(days, 1440);
     okHours = await probe(
       hours.filter((h) => !okDays.has(h - (h % 86_400_000))),
       60,
@@ -354,6 +356,11 @@ function aggregateSql(req: ReportRequest, src: Source, range: TimeRange, groupBy
   const u = sourceUnion({ ...req, groupBy }, src, range);
   const g = Array.from({ length: u.width }, (_, i) => sql.raw(`g${i}`));
   const gcols = g.length ? sql`${sql.join(g, sql`, `)}, ` : sql``;
+  // A group's conversions of one type may come from a rollup part and a raw part: one row per
+  // type before jsonb_object_agg, which would otherwise keep only the last.
+  const byType = sql`select ${gcols}type, sum(v) as v, sum(u) as u, sum(c) as c, sum(vcost) as vcost, sum(conv) as conv, sum(pend) as pend,
+      sum(decl) as decl, sum(rev) as rev, sum(ccost) as ccost
+    from (${u.sql}) p group by ${g.length ? sql`${sql.join(g, sql`, `)}, ` : sql``}type`;
   return {
     width: u.width,
     sql: sql`select ${gcols}coalesce(sum(v), 0)::float8 as v, coalesce(sum(u), 0)::float8 as u, coalesce(sum(c), 0)::float8 as c,
@@ -361,14 +368,15 @@ function aggregateSql(req: ReportRequest, src: Source, range: TimeRange, groupBy
         coalesce(sum(decl), 0)::float8 as decl, coalesce(sum(rev), 0) as rev, coalesce(sum(ccost), 0) as ccost,
         coalesce(jsonb_object_agg(type, conv) filter (where type is not null), '{}'::jsonb) as cbt,
         coalesce(jsonb_object_agg(type, round(rev, ${sql.raw(String(MONEY_SCALE))})::text) filter (where type is not null), '{}'::jsonb) as rbt
-      from (${u.sql}) s${g.length ? sql` group by ${sql.join(g, sql`, `)}` : sql``}`,
+      from (${byType}) s${g.length ? sql` group by ${sql.join(g, sql`, `)}` : sql``}`,
   };
 }
 
 const metricColumns = () => sql.join(METRICS.map((m) => sql`${metricOutput(m)} as ${sql.identifier(m)}`), sql`, `);
 
-export async function runReport(db: Db, req: ReportRequest, range: TimeRange): Promise<Report> {
-  const src = await chooseSource(db, req, range);
+/** `forceRaw` reads raw rows whatever the dimensions (to check the rollups against them). */
+export async function runReport(db: Db, req: ReportRequest, range: TimeRange, opts: { forceRaw?: boolean } = {}): Promise<Report> {
+  const src: Source = opts.forceRaw ? { kind: 'raw' } : await chooseSource(db, req, range);
   const { columns, joins } = dimensionColumns(req.groupBy);
   const fields = columns.map((c) => c.field);
   const agg = aggregateSql(req, src, range, req.groupBy);
