@@ -54,8 +54,12 @@ export interface ClickWriterStats {
 }
 
 export interface TrackingClickWriter extends ClickWriter {
-  /** Buffers a visit once `ready` settles (the unique-visit answer); peek finds it at once. */
-  addAfter(visit: VisitRow, ready: Promise<unknown>): void;
+  /**
+   * Holds a visit until its unique-visit answer is known (`release`); peek finds it at once. A visit
+   * not released within `holdTimeoutMs` is buffered anyway with `isUnique` true and counted.
+   */
+  hold(visit: VisitRow): void;
+  release(clickId: string, isUnique: boolean): void;
   addLanderClick(row: LanderClickRow): void;
   stats(): ClickWriterStats;
 }
@@ -68,6 +72,9 @@ export interface ClickWriterOptions {
   bufferMax: number;
   spillDir: string;
   writeTimeoutMs?: number;
+  holdTimeoutMs: number;
+  /** Called for each visit buffered because its unique-visit answer came too late. */
+  onHoldTimeout?: () => void;
 }
 
 const reviveDates =
@@ -95,12 +102,39 @@ export async function createClickWriter(opts: ClickWriterOptions): Promise<Track
   });
   await Promise.all([visits.start(), clicks.start()]);
 
-  const waiting = new Map<string, VisitRow>();
-  const settling = new Set<Promise<unknown>>();
+  // Held visits in arrival order (Map keeps insertion order), so the sweep stops at the first young one.
+  const waiting = new Map<string, { visit: VisitRow; heldAt: number }>();
   let closed = false;
+  const release = (clickId: string, isUnique: boolean) => {
+    const held = waiting.get(clickId);
+    if (!held) return;
+    waiting.delete(clickId);
+    held.visit.isUnique = isUnique;
+    visits.add(held.visit);
+  };
+  // One timer for every held visit instead of one per visit: the hot path stays allocation-light.
+  const sweepEvery = Math.max(10, Math.min(250, Math.floor(opts.holdTimeoutMs / 4)));
+  const timedOut = (clickId: string) => {
+    opts.onHoldTimeout?.();
+    release(clickId, true);
+  };
+  const sweep = () => {
+    const deadline = Date.now() - opts.holdTimeoutMs;
+    for (const [clickId, held] of waiting) {
+      if (held.heldAt > deadline) break;
+      timedOut(clickId);
+    }
+  };
+  const sweeper = setInterval(sweep, sweepEvery);
+  sweeper.unref();
 
+  /** Waits for held visits to be released (by their answer or the sweep), then writes everything. */
   const flushAll = async (spillOnFailure: boolean, attempts: number) => {
-    while (settling.size > 0) await Promise.allSettled([...settling]);
+    // Only the visits held now: under live traffic new ones keep arriving and wait for the next flush.
+    const held = [...waiting.keys()];
+    const giveUp = Date.now() + opts.holdTimeoutMs + sweepEvery * 2;
+    while (held.some((id) => waiting.has(id)) && Date.now() < giveUp) await new Promise((r) => setTimeout(r, 5));
+    for (const id of held) if (waiting.has(id)) timedOut(id);
     await Promise.all([visits.flush({ spillOnFailure, attempts }), clicks.flush({ spillOnFailure, attempts })]);
   };
 
@@ -108,28 +142,22 @@ export async function createClickWriter(opts: ClickWriterOptions): Promise<Track
     add(visit) {
       visits.add(visit);
     },
-    addAfter(visit, ready) {
-      waiting.set(visit.clickId, visit);
-      const done: Promise<unknown> = ready
-        .catch(() => undefined)
-        .then(() => {
-          waiting.delete(visit.clickId);
-          visits.add(visit);
-        })
-        .finally(() => settling.delete(done));
-      settling.add(done);
+    hold(visit) {
+      waiting.set(visit.clickId, { visit, heldAt: Date.now() });
     },
+    release,
     addLanderClick(row) {
       clicks.add(row);
     },
     peek(clickId) {
-      return waiting.get(clickId) ?? visits.peek(clickId);
+      return waiting.get(clickId)?.visit ?? visits.peek(clickId);
     },
     flush: () => flushAll(true, 1),
     async close() {
       if (closed) return;
       closed = true;
       await Promise.all([visits.stop(), clicks.stop()]);
+      clearInterval(sweeper);
       // A few quick retries ride out a blip; what Postgres still refuses goes to disk for the next start.
       await flushAll(true, 3);
     },

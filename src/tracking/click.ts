@@ -59,8 +59,6 @@ export interface TrackingDeps {
   log: FastifyBaseLogger;
   counters: TrackingCounters;
   uniqueWindowHours: number;
-  /** How long a visit waits for the unique-visit answer before it is buffered anyway. */
-  uniqueTimeoutMs: number;
   /** Signs the second hop of a double meta refresh, so /dm is not an open redirect. */
   signingSecret: string;
 }
@@ -295,34 +293,18 @@ export function recordVisit(deps: TrackingDeps, visit: VisitRow, visitorId: stri
     deps.counters.hotRecordFailed++;
     deps.log.debug({ err: err.message, clickId: visit.clickId }, 'hot click record not saved; attribution will read postgres');
   });
-  // Whichever comes first, the store's answer or the timeout, decides; a late answer changes nothing.
-  let decided = false;
-  let timer: NodeJS.Timeout | undefined;
-  const unique = deps.store.setIfAbsent(`uniq:${visit.campaignId}:${visitorId}`, '1', deps.uniqueWindowHours * 3600).then(
-    (first) => {
-      if (!decided) visit.isUnique = first;
-    },
+  // The row waits for the store's answer; the writer buffers it anyway if the answer is late
+  // (counted as uniqueCheckTimedOut), and a late answer then changes nothing.
+  deps.writer.hold(visit);
+  deps.store.setIfAbsent(`uniq:${visit.campaignId}:${visitorId}`, '1', deps.uniqueWindowHours * 3600).then(
+    (first) => deps.writer.release(visit.clickId, first),
     (err: Error) => {
       // Unknown: counted unique rather than hiding a new visitor; the counter says how often.
-      if (!decided) visit.isUnique = true;
       deps.counters.uniqueCheckFailed++;
       deps.log.debug({ err: err.message }, 'unique-visit check failed');
+      deps.writer.release(visit.clickId, true);
     },
   );
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      if (!decided) {
-        visit.isUnique = true;
-        deps.counters.uniqueCheckTimedOut++;
-      }
-      resolve();
-    }, deps.uniqueTimeoutMs);
-  });
-  const ready = Promise.race([unique, timeout]).finally(() => {
-    decided = true;
-    clearTimeout(timer);
-  });
-  deps.writer.addAfter(visit, ready);
 }
 
 // ---------------------------------------------------------------- lander click-through

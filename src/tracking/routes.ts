@@ -43,6 +43,9 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
     flushMs: config.CLICK_FLUSH_MS,
     bufferMax: config.CLICK_BUFFER_MAX,
     spillDir: config.CLICK_SPILL_DIR ?? join(config.TRACKLANE_DATA_DIR, 'spill'),
+    // Past the Redis command timeout, so a slow answer still counts; a hung store cannot hold visits back.
+    holdTimeoutMs: Math.max(1000, config.REDIS_COMMAND_TIMEOUT_MS * 2),
+    onHoldTimeout: () => counters.uniqueCheckTimedOut++,
   });
   ctx.clickWriter = writer;
   // Registered after the database, so it runs before the database closes (steps run in reverse).
@@ -61,7 +64,6 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
     log: ctx.log,
     counters,
     uniqueWindowHours: config.UNIQUE_WINDOW_HOURS,
-    uniqueTimeoutMs: Math.max(1000, config.REDIS_COMMAND_TIMEOUT_MS * 2),
     signingSecret,
   };
   const secure = config.PUBLIC_URL.startsWith('https:');

@@ -7,6 +7,11 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openEmbedded } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
+import { buildApp } from '../../src/app.js';
+import { configFrom } from '../../src/config.js';
+import { visits } from '../../src/db/schema.js';
+import type { HotStore } from '../../src/store/hot-store.js';
+import { createMemoryStore } from '../../src/store/memory-store.js';
 import { adminUrl, testRedisUrl } from '../helpers/database-guard.js';
 import { freePort, spawnServer, waitForReady, type ServerProcess } from '../helpers/server-process.js';
 import { authHeaders, buildTestApp, clearRedisPrefix, createTestDatabase, openTestBackend, TEST_API_KEY } from '../helpers/test-app.js';
@@ -247,5 +252,29 @@ describe('Redis down', () => {
     const status = (await t.app.inject({ url: '/api/tracking/status', headers: authHeaders() })).json();
     expect(status.counters.hotRecordFailed).toBeGreaterThan(0);
     expect(status.counters.uniqueCheckFailed + status.counters.uniqueCheckTimedOut).toBeGreaterThan(0);
+  });
+});
+
+describe('a hung hot store', () => {
+  it('never holds a visit back: it is written, counted unique, and the timeout is counted', async () => {
+    const backend = await openTestBackend('embedded');
+    const memory = createMemoryStore();
+    // Answers nothing, ever, for the unique check (a Redis that accepted the command and froze).
+    const hung: HotStore = { ...memory, setIfAbsent: () => new Promise<boolean>(() => undefined) };
+    const app = await buildApp({ config: configFrom({ LOG_LEVEL: 'silent', TRACKLANE_API_KEY: TEST_API_KEY, CLICK_SPILL_DIR: mkdtempSync(join(tmpdir(), 'tracklane-spill-')) }), database: backend.database, store: hung });
+    cleanups.push(async () => {
+      await app.close();
+      await backend.destroy();
+    });
+    await seedDirectCampaign(app.ctx, 'hung1');
+    const started = Date.now();
+    const res = await app.inject({ url: '/click/hung1', headers: { 'user-agent': 'Mozilla/5.0 Firefox/120.0' } });
+    expect(res.statusCode).toBe(302);
+    expect(Date.now() - started).toBeLessThan(500);
+    await app.ctx.clickWriter!.flush();
+    const [row] = await app.ctx.db.select().from(visits);
+    expect(row).toMatchObject({ isUnique: true });
+    const status = (await app.inject({ url: '/api/tracking/status', headers: authHeaders() })).json();
+    expect(status.counters.uniqueCheckTimedOut).toBe(1);
   });
 });
