@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { landerClicks, visits } from '../../src/db/schema.js';
 import { CLICK_ID_RE } from '../../src/tracking/click-id.js';
-import { BACKENDS, setupTestApp, authHeaders } from '../helpers/test-app.js';
+import { BACKENDS, buildTestApp, setupTestApp, authHeaders } from '../helpers/test-app.js';
 import { seedCampaign, seedDirectCampaign, seedLander, seedOffer, seedTrafficSource } from '../helpers/seed.js';
 
 const CHROME_WIN = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
@@ -412,6 +412,24 @@ describe.each(BACKENDS)('tracking on %s', (backend) => {
   it('documents the tracking routes in /openapi.json', async () => {
     const paths = Object.keys((await t.app.inject('/openapi.json')).json().paths);
     expect(paths).toEqual(expect.arrayContaining(['/click/{key}', '/cta', '/cta/{n}', '/api/tracking/status']));
+  });
+
+  it('marks the cookie Secure on an https PUBLIC_URL, flags deny-listed IPs as bots, and serves without a geo database', async () => {
+    await seedDirectCampaign(t.app.ctx, 'secure1');
+    const other = await buildTestApp(t.backend, {
+      env: { PUBLIC_URL: 'https://track.example', BOT_IP_DENYLIST: '203.0.113.0/24', GEOIP_DB: '/nonexistent/geo.mmdb', TRUST_PROXY: '127.0.0.1' },
+    });
+    try {
+      const res = await other.app.inject({ url: '/click/secure1', headers: { 'user-agent': CHROME_WIN, 'x-forwarded-for': '203.0.113.9' } });
+      expect(res.statusCode).toBe(302);
+      const clickId = cookieValue(res.headers['set-cookie'], 'tlcid')!;
+      expect(res.headers['set-cookie']).toContain(`tlcid=${clickId}; Max-Age=2592000; Path=/; HttpOnly; Secure; SameSite=Lax`);
+      await other.app.ctx.clickWriter!.flush();
+      const [row] = await other.app.ctx.db.select().from(visits).where(eq(visits.clickId, clickId));
+      expect(row).toMatchObject({ isBot: true, ip: '203.0.113.9', country: null });
+    } finally {
+      await other.app.close();
+    }
   });
 
   it('generates click IDs that are letters and digits only', async () => {
