@@ -76,6 +76,8 @@ export async function runIngestion(opts: {
     flushMs: config.CLICK_FLUSH_MS,
     bufferMax: Math.max(config.CLICK_BUFFER_MAX, CHUNK * 2),
     spillDir,
+    // As the tracking routes set it; no visit here waits on a unique-visit answer anyway.
+    holdTimeoutMs: Math.max(1000, config.REDIS_COMMAND_TIMEOUT_MS * 2),
   });
   const ids = createClickIdGenerator();
   let elapsedMs = 0;

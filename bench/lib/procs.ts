@@ -7,7 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadJob, LoadResult } from '../load-worker.js';
-import { parseProcStatCpuTicks, parseVmHwmKb } from './stats.js';
+import { parseProcStatCpuTicks, parseProcStatTotals, parseVmHwmKb } from './stats.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -38,6 +38,21 @@ export function processCpuMicros(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/** Whole-machine CPU counters; busy/total between two readings is how saturated the machine was. */
+export function machineCpu(): { busy: number; total: number } | null {
+  try {
+    return parseProcStatTotals(readFileSync('/proc/stat', 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/** Percent of all cores busy between two machineCpu() readings. */
+export function machineBusyPercent(a: { busy: number; total: number } | null, b: { busy: number; total: number } | null): number | null {
+  if (!a || !b || b.total <= a.total) return null;
+  return ((b.busy - a.busy) / (b.total - a.total)) * 100;
 }
 
 /** Peak resident set (VmHWM) of a live process, in MB. */

@@ -105,3 +105,13 @@ export function formatTable(header: string[], rows: Cell[][]): string {
   const sep = `|${widths.map((w, i) => (numeric[i] && i > 0 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
   return [line(header), sep, ...cells.map(line)].join('\n');
 }
+
+/** Busy and total jiffies over all CPUs from the first line of /proc/stat (idle and iowait count as not busy). */
+export function parseProcStatTotals(stat: string): { busy: number; total: number } {
+  const line = stat.split('\n').find((l) => l.startsWith('cpu '));
+  if (!line) throw new Error('unexpected /proc/stat format');
+  const v = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = v.reduce((a, b) => a + b, 0);
+  const idle = v[3] + v[4];
+  return { busy: total - idle, total };
+}

@@ -7,6 +7,7 @@ import {
   formatTable,
   median,
   parseProcStatCpuTicks,
+  parseProcStatTotals,
   parseScale,
   parseVmHwmKb,
   percentile,
@@ -99,5 +100,13 @@ describe('bench traffic', () => {
     expect(reqs.map((q) => q.get('cid'))).toEqual(['a1', 'b2', 'c3']);
     expect(new Set(reqs.map((q) => q.get('txid'))).size).toBe(3);
     for (const q of reqs) expect(Number(q.get('payout'))).toBeGreaterThan(0);
+  });
+});
+
+describe('machine CPU from /proc/stat', () => {
+  it('counts idle and iowait as not busy', () => {
+    const stat = 'cpu  100 5 50 800 20 0 5 0 0 0\ncpu0 50 2 25 400 10 0 2 0 0 0\n';
+    expect(parseProcStatTotals(stat)).toEqual({ busy: 160, total: 980 });
+    expect(() => parseProcStatTotals('nonsense')).toThrow(/proc\/stat/);
   });
 });
