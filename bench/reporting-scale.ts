@@ -28,7 +28,8 @@ const database = openPostgres({ url: ADMIN.replace(/\/[^/]*$/, `/${name}`) });
 const db = database.db;
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 try {
-  await migrate(database);
+  // SCALE_NO_MIGRATE=1 measures a database prepared by hand (an older migration, for before/after).
+  if (process.env.SCALE_NO_MIGRATE !== '1') await migrate(database);
   if (mode === 'ingest') {
     const total = Number(a);
     const campaign: Parameters<typeof syntheticVisit>[0] = { key: 'c1', campaignId: 1, trafficSourceId: 1, offerId: 1 };

@@ -165,12 +165,9 @@ const rangesCond = (column: SQL, plan: Interval[]): SQL =>
  * starts, the rows it reads a hundred times more).
  */
 function bucketLabels(plan: Interval[], timeDims: TimeDimension[], tz: string): SQL {
-  const starts = sql.join(
-    plan.map((i) => sql`select generate_series(${ts(i.start)}, ${ts(i.end - i.grain * 60_000)}, make_interval(mins => ${i.grain})) as b`),
-    sql` union all `,
-  );
   const labels = sql.join(timeDims.map((d, k) => sql`${timeDimExpr(d, sql`s.b`, tz)} as ${sql.raw(`l${k}`)}`), sql`, `);
-  return sql`(select s.b, ${labels} from (${starts}) s)`;
+  // unnest of one array (not generate_series per interval) lets the planner count the starts.
+  return sql`(select s.b, ${labels} from unnest(${sql.param(bucketStarts(plan))}::timestamptz[]) as s(b))`;
 }
 
 const where = (conds: SQL[]) => sql.join(conds, sql` and `);
@@ -384,6 +381,15 @@ const metricColumns = () => sql.join(METRICS.map((m) => sql`${metricOutput(m)} a
 
 /** `forceRaw` reads raw rows whatever the dimensions (to check the rollups against them). */
 export async function runReport(db: Db, req: ReportRequest, range: TimeRange, opts: { forceRaw?: boolean } = {}): Promise<Report> {
+  // A month of hourly rollup rows is estimated above jit_above_cost, and compiling the query took
+  // 1.7 s of a 2.2 s report (EXPLAIN ANALYZE at 1M visits) to save milliseconds of execution.
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`set local jit = off`);
+    return buildAndRun(tx as unknown as Db, req, range, opts);
+  }) as Promise<Report>;
+}
+
+async function buildAndRun(db: Db, req: ReportRequest, range: TimeRange, opts: { forceRaw?: boolean }): Promise<Report> {
   const src: Source = opts.forceRaw ? { kind: 'raw' } : await chooseSource(db, req, range);
   const { columns, joins } = dimensionColumns(req.groupBy);
   const fields = columns.map((c) => c.field);
