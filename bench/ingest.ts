@@ -41,7 +41,16 @@ export function syntheticVisit(campaign: SeededCampaign, clickId: string, i: num
     tsAd: String(23852000000 + (i % 97)),
     tsPlacement: i % 2 ? 'Facebook_Mobile_Feed' : 'Instagram_Stories',
     externalId: `IwAR${i.toString(36)}`,
-    params: { campaign_id: String(23850000000 + (i % 7)), adset_id: String(23851000000 + (i % 31)), site_source_name: 'fb' },
+    // Every query parameter of the link (bench/lib/traffic.ts clickQuery), as /click records them.
+    params: {
+      campaign_id: String(23850000000 + (i % 7)),
+      adset_id: String(23851000000 + (i % 31)),
+      ad_id: String(23852000000 + (i % 97)),
+      placement: i % 2 ? 'Facebook_Mobile_Feed' : 'Instagram_Stories',
+      site_source_name: 'fb',
+      fbclid: `IwAR${i.toString(36)}`,
+    },
+    paramRoles: { campaign: 'campaign_id', adset: 'adset_id', ad: 'ad_id', placement: 'placement', externalId: 'fbclid' },
     ip: clientIp(i),
     userAgent: USER_AGENTS[i % USER_AGENTS.length],
     device: i % 3 ? 'mobile' : 'desktop',
@@ -71,6 +80,7 @@ export async function runIngestion(opts: {
   const before = await count();
   const writer = await createClickWriter({
     db: database.db,
+    pool: database.pool,
     log: pino({ level: 'warn' }),
     batchMax: config.CLICK_BATCH_MAX,
     flushMs: config.CLICK_FLUSH_MS,
@@ -106,7 +116,7 @@ export async function runIngestion(opts: {
     rowsPerSecond: visits / seconds,
     batchMax: config.CLICK_BATCH_MAX,
     verified,
-    method: `createClickWriter, batches of ${config.CLICK_BATCH_MAX} (INSERT ... SELECT FROM unnest)`,
+    method: `createClickWriter, batches of ${config.CLICK_BATCH_MAX} (${database.pool ? 'COPY' : 'INSERT ... SELECT FROM unnest'})`,
   };
   log(`  ${visits.toLocaleString('en-US')} visits in ${seconds.toFixed(1)} s: ${Math.round(result.rowsPerSecond).toLocaleString('en-US')} rows/s; ${verified} new rows in Postgres`);
   if (verified !== visits) throw new Error(`ingestion wrote ${verified} rows for ${visits} visits`);

@@ -2,12 +2,11 @@
 // redirect), Postgres, and this instance's unflushed click buffer. The buffer is peeked before
 // Postgres: it is free, and a click flushed while Postgres was being asked would otherwise be
 // missed by both.
-import { eq } from 'drizzle-orm';
 import type { ClickWriter } from '../context.js';
 import type { Db } from '../db/client.js';
-import { visits } from '../db/schema.js';
 import type { HotStore } from '../store/hot-store.js';
 import { loadHotClick, toHotClick, type HotClick, type VisitRow } from '../tracking/hot-click.js';
+import { readStoredVisit } from '../tracking/stored-visit.js';
 
 export type ClickRecord = Omit<HotClick, 'visitedAt'> & { visitedAt: Date };
 export type ClickSource = 'hot' | 'postgres' | 'buffer';
@@ -26,7 +25,8 @@ export async function findClick(
   if (hot) return { click: { ...hot, visitedAt: new Date(hot.visitedAt) }, source: 'hot' };
   const buffered = deps.clickWriter?.peek(clickId);
   if (buffered) return { click: fromVisit(buffered), source: 'buffer' };
-  const [row] = await deps.db.select().from(visits).where(eq(visits.clickId, clickId)).limit(1);
+  // Read back whole: the stored row keeps role parameters in their columns only.
+  const row = await readStoredVisit(deps.db, clickId);
   if (row) return { click: fromVisit(row), source: 'postgres' };
   return null;
 }

@@ -156,6 +156,9 @@ export const currencyRates = pgTable('currency_rates', {
  * One row per visit to a campaign link. Written in batches by the click writer, never updated
  * on the hot path. The click ID is time-ordered, so the primary key index stays append-mostly;
  * BRIN on visited_at lets a date range skip the rest of the table.
+ * Kept narrow (storage per million visits): the user agent lives once in `user_agents`, and a
+ * query parameter taken by a traffic-source role is stored once, in its role column, with the
+ * param names in `visit_param_roles` (read the whole set back with tracklane_visit_params()).
  */
 export const visits = pgTable(
   'visits',
@@ -177,10 +180,17 @@ export const visits = pgTable(
     tsAd: text('ts_ad'),
     tsPlacement: text('ts_placement'),
     externalId: text('external_id'),
-    /** Every query parameter of the visit, by name (the `var:NAME` dimension). */
+    /**
+     * The visit's query parameters not stored in a role column above (the `var:NAME` dimension).
+     * All of them are tracklane_visit_params(params, param_roles_hash, ts_campaign, ts_adset,
+     * ts_ad, ts_placement, external_id); rows without param_roles_hash hold every parameter here.
+     */
     params: jsonb('params').$type<Record<string, string>>().notNull().default({}),
+    /** visit_param_roles.hash: which param names the role columns came from. */
+    paramRolesHash: bigint('param_roles_hash', { mode: 'bigint' }),
     ip: text('ip'),
-    userAgent: text('user_agent'),
+    /** user_agents.hash (the first 8 bytes of the UA's md5, signed). */
+    userAgentHash: bigint('user_agent_hash', { mode: 'bigint' }),
     device: text('device'),
     os: text('os'),
     osVersion: text('os_version'),
@@ -198,6 +208,22 @@ export const visits = pgTable(
     index('visits_campaign_visited_at_idx').on(t.campaignId, t.visitedAt),
   ],
 );
+
+/**
+ * Each distinct user agent once: a few hundred bytes a visit otherwise. Keyed by a hash computed
+ * by the writer (tracklane_text_hash() in SQL gives the same), so a batch needs no lookup.
+ */
+export const userAgents = pgTable('user_agents', {
+  hash: bigint('hash', { mode: 'bigint' }).primaryKey(),
+  userAgent: text('user_agent').notNull(),
+});
+
+/** Which query parameter each traffic-source role of a visit came from: {"campaign":"utm_campaign",...}. */
+export const visitParamRoles = pgTable('visit_param_roles', {
+  hash: bigint('hash', { mode: 'bigint' }).primaryKey(),
+  names: jsonb('names').$type<Partial<Record<VisitParamRole, string>>>().notNull(),
+});
+export type VisitParamRole = 'campaign' | 'adset' | 'ad' | 'placement' | 'externalId';
 
 /** Lander click-throughs (`/cta`): one row per visit and CTA slot; the first one counts as the visit's click. */
 export const landerClicks = pgTable(

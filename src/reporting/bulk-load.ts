@@ -6,6 +6,8 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { withRollupsRebuiltAfter } from './rollup-rebuild.js';
 
+const BULK_USER_AGENT = 'Mozilla/5.0 (Linux; Android 14) Chrome/126.0 Mobile';
+
 export interface BulkLoadOptions {
   visits: number;
   conversions: number;
@@ -38,17 +40,18 @@ async function load(db: Db, opts: BulkLoadOptions): Promise<{ from: Date; to: Da
   await db.execute(sql`insert into campaigns (id, key, name, traffic_source_id, flow)
     select g, 'bench' || g, 'campaign ' || g, 1 + g % 5, '{"rules":[],"paths":[{"offers":[{"id":1}]}]}'::jsonb
     from generate_series(1, ${campaigns}) g on conflict do nothing`);
+  await db.execute(sql`insert into user_agents (hash, user_agent) values (tracklane_text_hash(${BULK_USER_AGENT}), ${BULK_USER_AGENT}) on conflict do nothing`);
   const base = Date.now().toString(36);
   for (let start = 0; start < opts.visits; start += batch) {
     const n = Math.min(batch, opts.visits - start);
     await db.execute(sql`insert into visits (click_id, visited_at, campaign_id, traffic_source_id, rule_index, path_index, lander_id, offer_id,
-        affiliate_network_id, ts_adset, ts_ad, ts_placement, external_id, params, ip, user_agent, device, os, browser, country, language, is_bot, is_unique, cost)
+        affiliate_network_id, ts_adset, ts_ad, ts_placement, external_id, params, ip, user_agent_hash, device, os, browser, country, language, is_bot, is_unique, cost)
       select ${base} || lpad(to_hex(i), 10, '0'),
         ${from.toISOString()}::timestamptz + make_interval(secs => (i::bigint * 7919) % ${spanSeconds}),
         c, 1 + c % 5, -1, (i % 2)::smallint, case when i % 3 = 0 then null else 1 + c % 7 end, 1 + (c * 3 + i % 3) % 40,
         1 + c % 4, 'adset' || (i % 20), 'ad' || (i % 60), 'site' || (i % 500), 'ext' || i,
         jsonb_build_object('sub1', 'pub' || (i % 300), 'sub2', 'zone' || (i % 1000)),
-        '10.' || (i % 250) || '.' || (i / 250 % 250) || '.' || (i % 7), 'Mozilla/5.0 (Linux; Android 14) Chrome/126.0 Mobile',
+        '10.' || (i % 250) || '.' || (i / 250 % 250) || '.' || (i % 7), tracklane_text_hash(${BULK_USER_AGENT}),
         (array['mobile','mobile','mobile','desktop','tablet'])[1 + i % 5],
         (array['Android','Android','iOS','Windows','macOS','Linux'])[1 + (i / 5) % 6],
         (array['Chrome','Chrome','Safari','Samsung Internet','Firefox','Edge'])[1 + (i / 7) % 6],

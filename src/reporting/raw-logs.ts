@@ -5,6 +5,7 @@ import { rows, type Db } from '../db/client.js';
 import { badRequest } from '../http/errors.js';
 import type { Filters } from './report-spec.js';
 import type { TimeRange } from './report-query.js';
+import { visitParamSql, visitParamsSql, visitUserAgentSql } from '../tracking/stored-visit.js';
 
 export type LogKind = 'clicks' | 'conversions' | 'pendingPostbacks';
 
@@ -45,9 +46,9 @@ const LOGS: Record<LogKind, { table: string; id: string; time: (attribution: 'vi
       ['placement', sql.raw('ts_placement')],
       ['externalId', sql.raw('external_id')],
       ['ip', sql.raw('ip')],
-      ['userAgent', sql.raw('user_agent')],
+      ['userAgent', visitUserAgentSql()],
       ['referrerDomain', sql.raw('referrer_domain')],
-      ['params', sql.raw('params')],
+      ['params', visitParamsSql()],
     ],
   },
   conversions: {
@@ -130,7 +131,7 @@ export async function readLog(db: Db, q: LogQuery): Promise<LogPage> {
     const idCols = { campaign: 'campaign_id', offer: 'offer_id', lander: 'lander_id', trafficSource: 'traffic_source_id', affiliateNetwork: 'affiliate_network_id' } as const;
     for (const [k, v] of Object.entries(q.filters.ids)) conds.push(sql`${sql.raw(idCols[k as keyof typeof idCols])} in (${list(v)})`);
     for (const [k, v] of Object.entries(q.filters.texts)) conds.push(sql`${sql.raw(k)} in (${list(v)})`);
-    for (const [k, v] of Object.entries(q.filters.vars)) conds.push(sql`(params ->> ${k}) in (${list(v)})`);
+    for (const [k, v] of Object.entries(q.filters.vars)) conds.push(sql`${q.kind === 'clicks' ? visitParamSql(k) : sql`(params ->> ${k})`} in (${list(v)})`);
     if (!q.filters.includeBots) conds.push(sql`is_bot = false`);
   } else {
     conds.push(sql`state <> 'attributed'`);

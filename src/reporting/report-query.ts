@@ -4,6 +4,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { rows, type Db } from '../db/client.js';
 import { badRequest } from '../http/errors.js';
+import { visitParamSql } from '../tracking/stored-visit.js';
 import { candidates, isQuarterAligned, planBuckets, QUARTER_MS, type Interval } from './bucket-plan.js';
 import {
   dayAfter,
@@ -109,9 +110,10 @@ const TEXT_COLUMNS = { country: 'country', device: 'device', os: 'os', browser: 
 const RAW_COLUMNS = { adset: 'ts_adset', ad: 'ts_ad', placement: 'ts_placement', externalId: 'external_id' } as const;
 
 /** The SQL values one dimension groups by (path has two), over a rollup or the raw table. */
-function groupExprs(d: Dimension, rollup: boolean, time: SQL, tz: string): SQL[] {
+function groupExprs(d: Dimension, rollup: boolean, time: SQL, tz: string, fromVisits = false): SQL[] {
   if (isTimeDim(d)) return [timeDimExpr(d, time, tz)];
-  if (isVarDimension(d)) return [sql`(params ->> ${d.slice(4)})`];
+  // visits keep role parameters in their role columns only; conversions copy the whole set.
+  if (isVarDimension(d)) return [fromVisits ? visitParamSql(d.slice(4)) : sql`(params ->> ${d.slice(4)})`];
   if (d === 'path') return [sql.raw('rule_index::int'), sql.raw('path_index::int')];
   if (d in ID_COLUMNS) {
     const col = ID_COLUMNS[d as keyof typeof ID_COLUMNS];
@@ -127,11 +129,11 @@ function groupExprs(d: Dimension, rollup: boolean, time: SQL, tz: string): SQL[]
 
 const inList = (values: (string | number)[]) => sql.join(values.map((v) => sql`${v}`), sql`, `);
 
-function filterConds(filters: Filters): SQL[] {
+function filterConds(filters: Filters, fromVisits = false): SQL[] {
   const conds: SQL[] = [];
   for (const [name, ids] of Object.entries(filters.ids)) conds.push(sql`${sql.raw(ID_COLUMNS[name as keyof typeof ID_COLUMNS])} in (${inList(ids)})`);
   for (const [name, values] of Object.entries(filters.texts)) conds.push(sql`${sql.raw(TEXT_COLUMNS[name as keyof typeof TEXT_COLUMNS])} in (${inList(values)})`);
-  for (const [name, values] of Object.entries(filters.vars)) conds.push(sql`(params ->> ${name}) in (${inList(values)})`);
+  for (const [name, values] of Object.entries(filters.vars)) conds.push(sql`${fromVisits ? visitParamSql(name) : sql`(params ->> ${name})`} in (${inList(values)})`);
   if (!filters.includeBots) conds.push(sql`is_bot = false`);
   return conds;
 }
@@ -217,13 +219,14 @@ function rawParts(req: ReportRequest, plan: Interval[]): SQL {
   const { tz, groupBy, filters, attribution } = req;
   const visitTime = sql.raw('visited_at');
   const convTime = sql.raw(attribution === 'visit' ? 'visited_at' : 'converted_at');
-  const gv = groupBy.flatMap((d) => groupExprs(d, false, visitTime, tz));
+  const gv = groupBy.flatMap((d) => groupExprs(d, false, visitTime, tz, true));
   const gc = groupBy.flatMap((d) => groupExprs(d, false, convTime, tz));
   const conds = filterConds(filters);
+  const visitConds = filterConds(filters, true);
   const visitsPart = sql`select ${cols(gv)}count(*)::float8 as v, count(*) filter (where is_unique)::float8 as u,
         sum(case when lander_id is null or exists (select 1 from lander_clicks lc where lc.click_id = visits.click_id) then 1 else 0 end)::float8 as c,
         sum(cost) as vcost, null::text as type, 0::float8 as conv, 0::float8 as pend, 0::float8 as decl, 0::numeric as rev, 0::numeric as ccost
-      from visits where ${where([rangesCond(visitTime, plan), ...conds])}${groupBySql(gv.length)}`;
+      from visits where ${where([rangesCond(visitTime, plan), ...visitConds])}${groupBySql(gv.length)}`;
   const convPart = sql`select ${cols(gc)}0::float8, 0::float8, 0::float8, 0::numeric, type::text,
         count(*) filter (where status = 'approved')::float8,
         count(*) filter (where status = 'pending')::float8,

@@ -202,8 +202,12 @@ export function handleClick(deps: TrackingDeps, req: ClickRequest): ClickResult 
   const visitor = deps.visitors.resolve(req.visitor);
   const params = visitParams(req.query);
   const byRole: Partial<Record<string, string>> = {};
+  const paramRoles: Partial<Record<string, string>> = {};
   for (const p of campaign.trafficSource.params) {
-    if (params[p.name] !== undefined && byRole[p.role] === undefined) byRole[p.role] = params[p.name];
+    if (params[p.name] !== undefined && byRole[p.role] === undefined) {
+      byRole[p.role] = params[p.name];
+      paramRoles[p.role] = p.name;
+    }
   }
   const choice = chooseFlow(campaign.flow, { country: visitor.country, device: visitor.device, os: visitor.os, browser: visitor.browser, language: visitor.language, params }, deps.random);
   if (!choice) return { answer: fallback(deps, campaign, 'no path') };
@@ -231,6 +235,8 @@ export function handleClick(deps: TrackingDeps, req: ClickRequest): ClickResult 
     tsPlacement: byRole.placement ?? null,
     externalId: byRole.externalId ?? null,
     params,
+    // Lets the click writer store those parameters once, in their role columns.
+    paramRoles,
     ip: visitor.ip,
     userAgent: visitor.userAgent || null,
     device: visitor.device,

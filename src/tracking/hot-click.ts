@@ -1,9 +1,17 @@
 // The hot click record: what attribution and the lander click-through need about a visit, kept
 // in the hot store (Redis) for the attribution window so a conversion never waits for Postgres.
 import type { HotStore } from '../store/hot-store.js';
-import type { visits } from '../db/schema.js';
+import type { VisitParamRole, visits } from '../db/schema.js';
 
-export type VisitRow = typeof visits.$inferInsert;
+/**
+ * A visit as the tracker builds it: `params` holds every query parameter and `userAgent` the
+ * text. The click writer stores it narrower (see visits in schema.ts); the hashes are its business.
+ */
+export type VisitRow = Omit<typeof visits.$inferInsert, 'userAgentHash' | 'paramRolesHash'> & {
+  userAgent?: string | null;
+  /** Role -> the query parameter its column's value came from; stored once, in the role column. */
+  paramRoles?: Partial<Record<VisitParamRole, string>> | null;
+};
 
 export type HotClick = Required<
   Pick<

@@ -38,6 +38,7 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
 
   const writer = await createClickWriter({
     db: ctx.db,
+    pool: ctx.database.pool,
     log: ctx.log,
     batchMax: config.CLICK_BATCH_MAX,
     flushMs: config.CLICK_FLUSH_MS,

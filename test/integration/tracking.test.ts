@@ -3,6 +3,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { landerClicks, visits } from '../../src/db/schema.js';
 import { CLICK_ID_RE } from '../../src/tracking/click-id.js';
+import { readStoredVisit } from '../../src/tracking/stored-visit.js';
 import { BACKENDS, buildTestApp, setupTestApp, authHeaders } from '../helpers/test-app.js';
 import { seedCampaign, seedDirectCampaign, seedLander, seedOffer, seedTrafficSource } from '../helpers/seed.js';
 
@@ -31,7 +32,8 @@ describe.each(BACKENDS)('tracking on %s', (backend) => {
   const flush = () => t.app.ctx.clickWriter!.flush();
   const visitRow = async (clickId: string) => {
     await flush();
-    const [row] = await t.app.ctx.db.select().from(visits).where(eq(visits.clickId, clickId));
+    // Read back whole (role parameters and the user agent are stored apart; see stored-visit.ts).
+    const row = (await readStoredVisit(t.app.ctx.db, clickId))!;
     return row;
   };
 
