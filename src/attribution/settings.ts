@@ -3,12 +3,11 @@
 // arrive for an archived campaign or offer weeks later, and needs the networks' secrets and IP
 // lists, so this keeps every row of these small tables. Reloaded on the config-changed message,
 // on a fingerprint poll, and at once when a postback names an id it has not seen yet.
-import { sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
-import { rows, type Db } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { affiliateNetworks, campaigns, offers, trafficSources, type ConversionStatus } from '../db/schema.js';
 import { cidrMatcher } from '../http/ip.js';
-import { CONFIG_CHANNEL } from '../management/campaign-cache.js';
+import { createConfigSnapshot } from '../management/config-snapshot.js';
 import type { HotStore } from '../store/hot-store.js';
 
 export interface OfferSettings {
@@ -57,18 +56,6 @@ export interface SettingsCache {
   close(): Promise<void>;
 }
 
-async function fingerprint(db: Db): Promise<string> {
-  const [r] = await rows<{ f: string }>(
-    db,
-    sql`select concat_ws('|',
-      (select concat(count(*), ':', max(updated_at)) from campaigns),
-      (select concat(count(*), ':', max(updated_at)) from offers),
-      (select concat(count(*), ':', max(updated_at)) from traffic_sources),
-      (select concat(count(*), ':', max(updated_at)) from affiliate_networks)) as f`,
-  );
-  return r.f;
-}
-
 export async function loadSettings(db: Db, log?: FastifyBaseLogger): Promise<Settings> {
   const [o, c, t, n] = await Promise.all([
     db.select({
@@ -115,47 +102,6 @@ export async function loadSettings(db: Db, log?: FastifyBaseLogger): Promise<Set
 }
 
 export async function createSettingsCache({ db, store, log, pollMs = 2000 }: { db: Db; store: HotStore; log: FastifyBaseLogger; pollMs?: number }): Promise<SettingsCache> {
-  let settings: Settings = { offers: new Map(), campaigns: new Map(), trafficSources: new Map(), networks: new Map() };
-  let lastFingerprint = '';
-  let loading: Promise<Settings> | undefined;
-
-  const refresh = (): Promise<Settings> => {
-    loading ??= (async () => {
-      try {
-        const fp = await fingerprint(db);
-        settings = await loadSettings(db, log);
-        lastFingerprint = fp;
-        return settings;
-      } finally {
-        loading = undefined;
-      }
-    })();
-    return loading;
-  };
-  const refreshLogged = () =>
-    refresh().catch((err: Error) => {
-      log.warn({ err: err.message }, 'attribution settings refresh failed; using the previous ones');
-      return settings;
-    });
-
-  await refresh();
-  const unsubscribe = await store.subscribe(CONFIG_CHANNEL, () => void refreshLogged()).catch((err: Error) => {
-    log.warn({ err: err.message }, 'attribution settings cannot subscribe to changes; relying on polling');
-    return async () => undefined;
-  });
-  const timer = setInterval(() => {
-    fingerprint(db)
-      .then((fp) => (fp !== lastFingerprint ? refreshLogged() : undefined))
-      .catch((err: Error) => log.debug({ err: err.message }, 'attribution settings poll failed'));
-  }, pollMs);
-  timer.unref();
-
-  return {
-    current: () => settings,
-    refresh,
-    async close() {
-      clearInterval(timer);
-      await unsubscribe();
-    },
-  };
+  const snapshot = await createConfigSnapshot({ name: 'attribution settings', db, store, log, pollMs, load: (d) => loadSettings(d, log) });
+  return { current: snapshot.current, refresh: snapshot.refresh, close: snapshot.close };
 }

@@ -1,15 +1,13 @@
 // Keeps every servable campaign in memory, resolved, so /click never queries Postgres for config.
-// A write calls changed(): this instance reloads and publishes on the hot store, and every other
-// instance reloads on that message. A poll of a cheap fingerprint is the safety net for a missed
-// message (Redis down), so a change still arrives within CAMPAIGN_POLL_MS.
-import { inArray, ne, sql } from 'drizzle-orm';
+// A write calls changed(): this instance reloads and every other one hears of it (config-snapshot.ts).
+import { inArray, ne } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
-import { rows, type Db } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { campaigns, landers, offers, trafficSources, type Flow } from '../db/schema.js';
 import type { HotStore } from '../store/hot-store.js';
+import { createConfigSnapshot } from './config-snapshot.js';
 import type { CampaignCache, ResolvedCampaign, ResolvedLander, ResolvedOffer } from './resolved-campaign.js';
 
-export const CONFIG_CHANNEL = 'config-changed';
 
 export function flowRefs(flow: Flow): { offerIds: Set<number>; landerIds: Set<number> } {
   const offerIds = new Set<number>();
@@ -81,19 +79,6 @@ export async function loadCampaigns(db: Db): Promise<ResolvedCampaign[]> {
   return out;
 }
 
-/** Changes whenever any row the cache depends on changes (every write bumps updated_at). */
-async function fingerprint(db: Db): Promise<string> {
-  const [r] = await rows<{ f: string }>(
-    db,
-    sql`select concat_ws('|',
-      (select concat(count(*), ':', max(updated_at)) from campaigns),
-      (select concat(count(*), ':', max(updated_at)) from offers),
-      (select concat(count(*), ':', max(updated_at)) from landers),
-      (select concat(count(*), ':', max(updated_at)) from traffic_sources)) as f`,
-  );
-  return r.f;
-}
-
 export interface CampaignCacheOptions {
   db: Db;
   store: HotStore;
@@ -101,68 +86,30 @@ export interface CampaignCacheOptions {
   pollMs?: number;
 }
 
+interface CampaignIndex {
+  byKey: Map<string, ResolvedCampaign>;
+  byId: Map<number, ResolvedCampaign>;
+}
+
 export async function createCampaignCache({ db, store, log, pollMs = 1000 }: CampaignCacheOptions): Promise<CampaignCache> {
-  let byKey = new Map<string, ResolvedCampaign>();
-  let byId = new Map<number, ResolvedCampaign>();
-  let lastFingerprint = '';
-  let loading: Promise<void> | undefined;
-  let again = false;
-
-  const load = async () => {
-    const fp = await fingerprint(db);
-    const list = await loadCampaigns(db);
-    byKey = new Map(list.map((c) => [c.key, c]));
-    byId = new Map(list.map((c) => [c.id, c]));
-    lastFingerprint = fp;
-  };
-  // Coalesces concurrent refreshes; a request during a load triggers exactly one more load.
-  const refresh = (): Promise<void> => {
-    if (loading) {
-      again = true;
-      return loading;
-    }
-    loading = (async () => {
-      try {
-        do {
-          again = false;
-          await load();
-        } while (again);
-      } finally {
-        loading = undefined;
-      }
-    })();
-    return loading;
-  };
-  const refreshLogged = () =>
-    refresh().catch((err: Error) => log.warn({ err: err.message }, 'campaign cache refresh failed; serving the previous config'));
-
-  await refresh();
-  const unsubscribe = await store
-    .subscribe(CONFIG_CHANNEL, () => void refreshLogged())
-    .catch((err: Error) => {
-      log.warn({ err: err.message }, 'campaign cache cannot subscribe to changes; relying on polling');
-      return async () => undefined;
-    });
-  const timer = setInterval(() => {
-    fingerprint(db)
-      .then((fp) => (fp !== lastFingerprint ? refreshLogged() : undefined))
-      .catch((err: Error) => log.debug({ err: err.message }, 'campaign cache poll failed'));
-  }, pollMs);
-  timer.unref();
-
+  const snapshot = await createConfigSnapshot<CampaignIndex>({
+    name: 'campaign cache',
+    db,
+    store,
+    log,
+    pollMs,
+    load: async (d) => {
+      const list = await loadCampaigns(d);
+      return { byKey: new Map(list.map((c) => [c.key, c])), byId: new Map(list.map((c) => [c.id, c])) };
+    },
+  });
   return {
-    byKey: (key) => byKey.get(key),
-    byId: (id) => byId.get(id),
-    refresh,
-    async changed() {
-      await refresh();
-      await store.publish(CONFIG_CHANNEL, String(Date.now())).catch((err: Error) => {
-        log.warn({ err: err.message }, 'could not publish a config change; other instances pick it up by polling');
-      });
+    byKey: (key) => snapshot.current().byKey.get(key),
+    byId: (id) => snapshot.current().byId.get(id),
+    async refresh() {
+      await snapshot.refresh();
     },
-    async close() {
-      clearInterval(timer);
-      await unsubscribe();
-    },
+    changed: () => snapshot.changed(),
+    close: () => snapshot.close(),
   };
 }
