@@ -1,6 +1,16 @@
 // The small key-value and pub/sub surface Tracklane needs from Redis: hot click records,
 // unique-visit markers, cache invalidation. With no REDIS_URL an in-process store stands in.
 
+/** One SET plus one SET NX, as /click records a visit: its hot record and its unique-visit marker. */
+export interface SetAndClaim {
+  key: string;
+  value: string;
+  ttlSeconds: number;
+  /** Set to '1' only when absent. */
+  claimKey: string;
+  claimTtlSeconds: number;
+}
+
 export interface HotStore {
   readonly kind: 'redis' | 'memory';
   /** For the start-up log (never includes a password). */
@@ -9,6 +19,11 @@ export interface HotStore {
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
   /** Sets only when absent; true when this call set it (a "first seen" check). */
   setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean>;
+  /**
+   * For each entry, sets `key` and claims `claimKey` (set only when absent), all in one round trip;
+   * resolves with, per entry, whether its claim was new. Rejects as a whole when the store fails.
+   */
+  setAndClaim(entries: readonly SetAndClaim[]): Promise<boolean[]>;
   expire(key: string, ttlSeconds: number): Promise<void>;
   del(key: string): Promise<void>;
   publish(channel: string, message: string): Promise<void>;

@@ -27,6 +27,14 @@ export function createMemoryStore({ maxEntries = 1_000_000 }: MemoryStoreOptions
       cache.set(key, value, { ttl: ms(ttlSeconds) });
       return true;
     },
+    async setAndClaim(entries) {
+      return entries.map((e) => {
+        cache.set(e.key, e.value, { ttl: ms(e.ttlSeconds) });
+        if (cache.has(e.claimKey)) return false;
+        cache.set(e.claimKey, '1', { ttl: ms(e.claimTtlSeconds) });
+        return true;
+      });
+    },
     async expire(key, ttlSeconds) {
       const value = cache.get(key);
       if (value !== undefined) cache.set(key, value, { ttl: ms(ttlSeconds) });

@@ -12,7 +12,7 @@ import { CLICK_ID_RE, type ClickIdGenerator } from './click-id.js';
 import type { TrackingClickWriter } from './click-writer.js';
 import { buildDestination, safeUrl, type TokenValues } from './destination.js';
 import { chooseFlow, chooseWeighted, type Random } from './flow.js';
-import { loadHotClick, saveHotClick, toHotClick, type HotClick, type VisitRow } from './hot-click.js';
+import { hotClickKey, loadHotClick, saveHotClick, toHotClick, type HotClick, type HotVisitWriter, type VisitRow } from './hot-click.js';
 import { visitorFingerprint, type Visitor, type VisitorInput, type VisitorResolver } from './visitor.js';
 
 export const CLICK_COOKIE = 'tlcid';
@@ -52,6 +52,8 @@ export interface TrackingDeps {
   store: HotStore;
   db: Db;
   writer: TrackingClickWriter;
+  /** Hot record + unique-visit marker of each visit, batched per event-loop turn (see hotVisitWriterOptions). */
+  hotWrites: HotVisitWriter;
   visitors: VisitorResolver;
   ids: ClickIdGenerator;
   random: Random;
@@ -295,22 +297,30 @@ export function handleClick(deps: TrackingDeps, req: ClickRequest): ClickResult 
 /** Hot record and unique check in the store, then the row into the buffer. Never throws. */
 export function recordVisit(deps: TrackingDeps, visit: VisitRow, visitorId: string, windowDays: number): void {
   deps.counters.visits++;
-  saveHotClick(deps.store, toHotClick(visit), windowDays * 86400).catch((err: Error) => {
-    deps.counters.hotRecordFailed++;
-    deps.log.debug({ err: err.message, clickId: visit.clickId }, 'hot click record not saved; attribution will read postgres');
-  });
   // The row waits for the store's answer; the writer buffers it anyway if the answer is late
   // (counted as uniqueCheckTimedOut), and a late answer then changes nothing.
   deps.writer.hold(visit);
-  deps.store.setIfAbsent(`uniq:${visit.campaignId}:${visitorId}`, '1', deps.uniqueWindowHours * 3600).then(
-    (first) => deps.writer.release(visit.clickId, first),
-    (err: Error) => {
+  deps.hotWrites.add(visit.clickId, {
+    key: hotClickKey(visit.clickId),
+    value: JSON.stringify(toHotClick(visit)),
+    ttlSeconds: windowDays * 86400,
+    claimKey: `uniq:${visit.campaignId}:${visitorId}`,
+    claimTtlSeconds: deps.uniqueWindowHours * 3600,
+  });
+}
+
+/** What happens to a visit once the store answered (or failed) for its hot record and unique check. */
+export function hotVisitWriterOptions(deps: Pick<TrackingDeps, 'writer' | 'counters' | 'log'>) {
+  return {
+    onClaimed: (clickId: string, first: boolean) => deps.writer.release(clickId, first),
+    onFailed: (clickIds: readonly string[], err: Error) => {
+      deps.counters.hotRecordFailed += clickIds.length;
+      deps.counters.uniqueCheckFailed += clickIds.length;
+      deps.log.debug({ err: err.message, visits: clickIds.length }, 'hot click records not saved and unique check failed; attribution will read postgres');
       // Unknown: counted unique rather than hiding a new visitor; the counter says how often.
-      deps.counters.uniqueCheckFailed++;
-      deps.log.debug({ err: err.message }, 'unique-visit check failed');
-      deps.writer.release(visit.clickId, true);
+      for (const id of clickIds) deps.writer.release(id, true);
     },
-  );
+  };
 }
 
 // ---------------------------------------------------------------- lander click-through

@@ -1,6 +1,6 @@
 // The hot click record: what attribution and the lander click-through need about a visit, kept
 // in the hot store (Redis) for the attribution window so a conversion never waits for Postgres.
-import type { HotStore } from '../store/hot-store.js';
+import type { HotStore, SetAndClaim } from '../store/hot-store.js';
 import type { VisitParamRole, visits } from '../db/schema.js';
 
 /**
@@ -86,4 +86,61 @@ export async function loadHotClick(store: HotStore, clickId: string): Promise<Ho
   } catch {
     return null;
   }
+}
+
+export interface HotVisitWriterOptions {
+  /** The claim's answer for one visit: true when its unique-visit marker was new. */
+  onClaimed(clickId: string, first: boolean): void;
+  /** The store failed for these visits (neither the hot record nor the marker is known to be set). */
+  onFailed(clickIds: readonly string[], err: Error): void;
+  /** Entries per store call; a turn with more visits makes several calls. */
+  maxBatch?: number;
+}
+
+export interface HotVisitWriter {
+  /** Queues the hot record and unique-visit marker of a visit; the answer comes through the options' callbacks. */
+  add(clickId: string, entry: SetAndClaim): void;
+}
+
+/**
+ * Gathers the hot-record writes of one event-loop turn into one `setAndClaim` call (one Redis
+ * round trip and one script run for every visit of the turn). Callbacks instead of a promise per
+ * visit: nothing on the hot path allocates a promise or waits for the store.
+ */
+export function createHotVisitWriter(store: HotStore, opts: HotVisitWriterOptions): HotVisitWriter {
+  const maxBatch = opts.maxBatch ?? 500;
+  let entries: SetAndClaim[] = [];
+  let ids: string[] = [];
+  let scheduled = false;
+  const send = (batch: SetAndClaim[], batchIds: string[]) => {
+    store.setAndClaim(batch).then(
+      (claimed) => {
+        for (let i = 0; i < batchIds.length; i++) opts.onClaimed(batchIds[i], claimed[i] ?? true);
+      },
+      (err: Error) => opts.onFailed(batchIds, err),
+    )
+      // Only a throwing callback gets here; releasing a visit twice is harmless.
+      .catch((err: Error) => opts.onFailed(batchIds, err));
+  };
+  const flush = () => {
+    scheduled = false;
+    const batch = entries;
+    const batchIds = ids;
+    entries = [];
+    ids = [];
+    for (let i = 0; i < batch.length; i += maxBatch) {
+      if (batch.length <= maxBatch) send(batch, batchIds);
+      else send(batch.slice(i, i + maxBatch), batchIds.slice(i, i + maxBatch));
+    }
+  };
+  return {
+    add(clickId, entry) {
+      entries.push(entry);
+      ids.push(clickId);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+  };
 }

@@ -2,6 +2,7 @@
 // Everything here is synchronous and cached where it repeats; a failed lookup leaves a field
 // empty and never fails the request (a visit with no country is still a paid visit).
 import { createRequire } from 'node:module';
+import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { isbot } from 'isbot';
 import { LRUCache } from 'lru-cache';
@@ -102,6 +103,16 @@ export async function createVisitorResolver(opts: VisitorResolverOptions = {}): 
     opts.onGeoError?.(err as Error);
   }
   const botCache = new LRUCache<string, boolean>({ max: 10_000 });
+  // Referers repeat (a traffic source sends most visits from a few pages); parsing each with URL cost more than the lookup.
+  const refererCache = new LRUCache<string, { domain: string | null }>({ max: 10_000 });
+  const cachedReferrerDomain = (referer: string) => {
+    let hit = refererCache.get(referer);
+    if (!hit) {
+      hit = { domain: referrerDomain(referer) };
+      if (referer.length <= 512) refererCache.set(referer, hit);
+    }
+    return hit.domain;
+  };
   return {
     geoDb: reader ? path : null,
     resolve(input) {
@@ -137,14 +148,19 @@ export async function createVisitorResolver(opts: VisitorResolverOptions = {}): 
         userAgent: ua,
         country,
         language: parseLanguage(input.acceptLanguage),
-        referrerDomain: referrerDomain(input.referer),
+        referrerDomain: input.referer ? cachedReferrerDomain(input.referer) : null,
         isBot: bot || input.method === 'HEAD' || denied(input.ip),
       };
     },
   };
 }
 
+// crypto.hash (Node >= 20.12) hashes in one call; createHash + update + digest built three
+// objects per visit (~3% of /click's CPU). Same digest either way, so visitor IDs do not change.
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+
 /** The visitor identity for unique-visit counting when there is no visitor cookie yet. */
 export function visitorFingerprint(ip: string, userAgent: string): string {
+  if (oneShotHash) return oneShotHash('sha256', `${ip}\0${userAgent}`, 'hex').slice(0, 24);
   return createHash('sha256').update(ip).update('\0').update(userAgent).digest('hex').slice(0, 24);
 }

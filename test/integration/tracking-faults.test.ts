@@ -260,7 +260,7 @@ describe('a hung hot store', () => {
     const backend = await openTestBackend('embedded');
     const memory = createMemoryStore();
     // Answers nothing, ever, for the unique check (a Redis that accepted the command and froze).
-    const hung: HotStore = { ...memory, setIfAbsent: () => new Promise<boolean>(() => undefined) };
+    const hung: HotStore = { ...memory, setIfAbsent: () => new Promise<boolean>(() => undefined), setAndClaim: () => new Promise<boolean[]>(() => undefined) };
     const app = await buildApp({ config: configFrom({ LOG_LEVEL: 'silent', TRACKLANE_API_KEY: TEST_API_KEY, CLICK_SPILL_DIR: mkdtempSync(join(tmpdir(), 'tracklane-spill-')) }), database: backend.database, store: hung });
     cleanups.push(async () => {
       await app.close();
