@@ -1,0 +1,148 @@
+// The batched pieces of the hot paths, on both backends: the store's setAndClaim (hot record +
+// unique-visit marker of many visits in one call), /click's per-turn hot writes, and the postback
+// insert batcher (one batch in flight, duplicates still decided by the unique index).
+import { eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { insertConversions, createInsertBatcher, type InsertRequest } from '../../src/attribution/insert-batcher.js';
+import { rows } from '../../src/db/client.js';
+import { conversions } from '../../src/db/schema.js';
+import { createHotVisitWriter, hotClickKey, loadHotClick, toHotClick } from '../../src/tracking/hot-click.js';
+import { createFixture, newClickId, seedVisit, visitFor, type Fixture } from '../helpers/attribution-fixtures.js';
+import { BACKENDS, setupTestApp } from '../helpers/test-app.js';
+
+describe.each(BACKENDS)('hot path on %s', (backend) => {
+  let t: Awaited<ReturnType<typeof setupTestApp>>;
+  let f: Fixture;
+  beforeAll(async () => {
+    t = await setupTestApp(backend);
+    f = await createFixture(t.app.ctx.db);
+  });
+  afterAll(async () => t?.close());
+
+  it('setAndClaim sets every value and claims each marker once, also twice in one call', async () => {
+    const { store } = t.app.ctx;
+    const a = `hp:${newClickId()}`;
+    const b = `hp:${newClickId()}`;
+    const claims = await store.setAndClaim([
+      { key: `${a}:v`, value: 'one', ttlSeconds: 60, claimKey: `${a}:u`, claimTtlSeconds: 60 },
+      { key: `${b}:v`, value: 'two', ttlSeconds: 60, claimKey: `${a}:u`, claimTtlSeconds: 60 },
+      { key: `${b}:w`, value: 'three', ttlSeconds: 60, claimKey: `${b}:u`, claimTtlSeconds: 60 },
+    ]);
+    expect(claims).toEqual([true, false, true]);
+    expect(await store.get(`${a}:v`)).toBe('one');
+    expect(await store.get(`${b}:v`)).toBe('two');
+    expect(await store.get(`${b}:w`)).toBe('three');
+    // A later call sees the markers; the value is overwritten (a lander click refreshes the record).
+    expect(await store.setAndClaim([{ key: `${a}:v`, value: 'again', ttlSeconds: 60, claimKey: `${b}:u`, claimTtlSeconds: 60 }])).toEqual([false]);
+    expect(await store.get(`${a}:v`)).toBe('again');
+    expect(await store.setAndClaim([])).toEqual([]);
+  });
+
+  it('setAndClaim markers expire with their own TTL', async () => {
+    const { store } = t.app.ctx;
+    const k = `hp:${newClickId()}`;
+    expect(await store.setAndClaim([{ key: `${k}:v`, value: 'x', ttlSeconds: 60, claimKey: `${k}:u`, claimTtlSeconds: 1 }])).toEqual([true]);
+    await new Promise((r) => setTimeout(r, 1300));
+    expect(await store.setAndClaim([{ key: `${k}:v`, value: 'x', ttlSeconds: 60, claimKey: `${k}:u`, claimTtlSeconds: 1 }])).toEqual([true]);
+    expect(await store.get(`${k}:v`)).toBe('x');
+  });
+
+  it('hot writes of one turn go out together and each visit gets its own answer', async () => {
+    const { store } = t.app.ctx;
+    const answers = new Map<string, boolean>();
+    const calls: number[] = [];
+    const counting = { ...store, setAndClaim: (entries: Parameters<typeof store.setAndClaim>[0]) => (calls.push(entries.length), store.setAndClaim(entries)) };
+    const done = new Promise<void>((resolve) => {
+      const writer = createHotVisitWriter(counting, {
+        maxBatch: 4,
+        onClaimed: (id, first) => {
+          answers.set(id, first);
+          if (answers.size === 6) resolve();
+        },
+        onFailed: () => undefined,
+      });
+      const visitor = `v${newClickId()}`;
+      for (let i = 0; i < 6; i++) {
+        const v = visitFor(f, { clickId: newClickId() });
+        // Visits 0-2 share a visitor: only the first is unique.
+        writer.add(v.clickId, { key: hotClickKey(v.clickId), value: JSON.stringify(toHotClick(v)), ttlSeconds: 60, claimKey: `uniq:${f.campaignId}:${i < 3 ? visitor : `${visitor}${i}`}`, claimTtlSeconds: 60 });
+      }
+    });
+    await done;
+    expect(calls).toEqual([4, 2]);
+    expect([...answers.values()]).toEqual([true, false, false, true, true, true]);
+    const first = [...answers.keys()][0];
+    expect((await loadHotClick(store, first))?.clickId).toBe(first);
+  });
+
+  it('hot writes report a failing store for every visit of the call', async () => {
+    const failed: string[] = [];
+    const broken = { ...t.app.ctx.store, setAndClaim: () => Promise.reject(new Error('store down')) };
+    await new Promise<void>((resolve) => {
+      const writer = createHotVisitWriter(broken, {
+        onClaimed: () => undefined,
+        onFailed: (ids, err) => {
+          expect(err.message).toBe('store down');
+          failed.push(...ids);
+          resolve();
+        },
+      });
+      writer.add('a1', { key: 'hp:a1', value: '1', ttlSeconds: 60, claimKey: 'hp:a1:u', claimTtlSeconds: 60 });
+      writer.add('a2', { key: 'hp:a2', value: '1', ttlSeconds: 60, claimKey: 'hp:a2:u', claimTtlSeconds: 60 });
+    });
+    expect(failed).toEqual(['a1', 'a2']);
+  });
+
+  it('the insert batcher records concurrent postbacks once each, duplicates included, one statement at a time', async () => {
+    const { db } = t.app.ctx;
+    const visits = await Promise.all(Array.from({ length: 40 }, () => seedVisit(t.app.ctx, f, 'postgres')));
+    const request = (clickId: string, txid: string): InsertRequest => ({
+      values: {
+        clickId, type: 'conversion', txid, status: 'approved', payout: '1.5', originalPayout: '1.5', originalCurrency: 'USD', cost: '0',
+        visitedAt: new Date(), convertedAt: new Date(), campaignId: f.campaignId, trafficSourceId: f.trafficSourceId, offerId: f.offerId,
+      },
+      forward: null,
+    });
+    // Counts statements running at once through the database's own view of the batcher's inserts.
+    let running = 0;
+    let maxRunning = 0;
+    let statements = 0;
+    const watched = new Proxy(db, {
+      get(target, prop, receiver) {
+        if (prop !== 'execute') return Reflect.get(target, prop, receiver);
+        return async (...args: unknown[]) => {
+          running++;
+          statements++;
+          maxRunning = Math.max(maxRunning, running);
+          try {
+            return await (target.execute as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          } finally {
+            running--;
+          }
+        };
+      },
+    });
+    const batcher = createInsertBatcher(watched);
+    // Three waves a turn apart: the first goes out alone, the next two arrive while it is in flight.
+    const first = visits.map((v, i) => batcher.insert(request(v.clickId, `tx${i}`)));
+    await new Promise((r) => setImmediate(r));
+    const repeats = visits.map((v, i) => batcher.insert(request(v.clickId, `tx${i}`)));
+    await new Promise((r) => setImmediate(r));
+    const sameBatch = [batcher.insert(request(visits[0].clickId, 'twin')), batcher.insert(request(visits[0].clickId, 'twin'))];
+    const [ids, repeatIds, twins] = await Promise.all([Promise.all(first), Promise.all(repeats), Promise.all(sameBatch)]);
+    await batcher.drain();
+    expect(statements).toBeGreaterThanOrEqual(2);
+    expect(maxRunning).toBe(1);
+    expect(ids.every((id) => typeof id === 'number')).toBe(true);
+    expect(repeatIds.every((id) => id === null)).toBe(true);
+    expect(twins.filter((id) => id !== null)).toHaveLength(1);
+    const [n] = await rows<{ n: string; s: string }>(db, sql`select count(*)::text as n, sum(payout)::text as s from conversions where campaign_id = ${f.campaignId} and txid like 'tx%'`);
+    expect(Number(n.n)).toBe(40);
+    expect(Number(n.s)).toBe(60);
+    expect(await db.select({ id: conversions.id }).from(conversions).where(eq(conversions.txid, 'twin'))).toHaveLength(1);
+    // A request after the load gets its answer without waiting on anything left over.
+    const [late] = await insertConversions(db, [request(visits[0].clickId, 'late')]);
+    expect(late).not.toBeNull();
+    expect(await db.select({ id: conversions.id }).from(conversions).where(eq(conversions.txid, 'late'))).toHaveLength(1);
+  });
+});
