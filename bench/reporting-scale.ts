@@ -35,21 +35,30 @@ try {
     const campaign: Parameters<typeof syntheticVisit>[0] = { key: 'c1', campaignId: 1, trafficSourceId: 1, offerId: 1 };
     const ids = createClickIdGenerator();
     // SCALE_UNNEST=1 measures the INSERT ... FROM unnest path (PGlite's, and the idempotent retry).
+    const batchSize = Number(process.env.SCALE_BATCH ?? 2000);
     const insertVisits = createVisitInserter(db, process.env.SCALE_UNNEST === '1' ? undefined : database.pool);
     for (const triggers of [false, true]) {
       await db.execute(sql.raw(`alter table visits ${triggers ? 'enable' : 'disable'} trigger visits_rollup_trg`));
       let ms = 0;
-      for (let done = 0; done < total; done += 2000) {
+      for (let done = 0; done < total; done += batchSize) {
         const at = new Date();
-        const batch = Array.from({ length: 2000 }, (_, k) => syntheticVisit(campaign, ids.next(), done + k, at));
+        const batch = Array.from({ length: batchSize }, (_, k) => syntheticVisit(campaign, ids.next(), done + k, at));
         const t0 = performance.now();
         await insertVisits(batch);
         ms += performance.now() - t0;
       }
-      console.log(`click writer insert (${process.env.SCALE_UNNEST === '1' ? 'unnest' : 'COPY'}), batches of 2000, triggers ${triggers ? 'on ' : 'off'}: ${total} rows in ${(ms / 1000).toFixed(1)} s = ${Math.round(total / (ms / 1000))} rows/s`);
+      console.log(`click writer insert (${process.env.SCALE_UNNEST === '1' ? 'unnest' : 'COPY'}), batches of ${batchSize}, triggers ${triggers ? 'on ' : 'off'}: ${total} rows in ${(ms / 1000).toFixed(1)} s = ${Math.round(total / (ms / 1000))} rows/s`);
     }
     const [r] = await rows(db, sql`select count(*)::int as n, (select sum(visits)::int from report_visit_rollup where dim_set = 0 and grain = 1440) as rolled from visits`);
     console.log(`visits ${r.n}, in the daily rollup ${r.rolled} (the trigger-off half is not rolled up)`);
+    // The writer's rows carry every query parameter and a full user agent, as /click records them
+    // (the bulk loader's do not), so this is the visits table's size per million for real traffic.
+    const [s] = await rows<{ visits: number; side: number }>(
+      db,
+      sql`select pg_total_relation_size('visits')::float8 as visits, (pg_total_relation_size('user_agents') + pg_total_relation_size('visit_param_roles'))::float8 as side`,
+    );
+    const perM = (bytes: number) => (bytes / 1048576 / (Number(r.n) / 1e6)).toFixed(1);
+    console.log(`visits with indexes: ${perM(s.visits)} MB per million visits (+ user_agents, visit_param_roles: ${(s.side / 1048576).toFixed(2)} MB in all)`);
   } else {
     const visits = Number(a);
     const conversions = Number(b);

@@ -127,12 +127,12 @@ const escapeCopy = (v: string) => (SPECIAL.test(v) ? v.replace(/[\\\t\n\r]/g, (c
 const text = (v: string | null | undefined) => (v === null || v === undefined ? '\\N' : escapeCopy(v));
 const num = (v: number | null | undefined) => (v === null || v === undefined ? '\\N' : String(v));
 
-/** The batch as COPY text, in VISIT_COLUMNS order. */
-export function visitsCopyText(stored: StoredVisit[]): string {
-  const lines: string[] = new Array(stored.length);
-  for (let i = 0; i < stored.length; i++) {
+/** Rows [from, to) of the batch as COPY text, in VISIT_COLUMNS order. */
+export function visitsCopyText(stored: StoredVisit[], from = 0, to = stored.length): string {
+  const lines: string[] = new Array(to - from);
+  for (let i = from; i < to; i++) {
     const { row: r, params, uaHash, rolesHash } = stored[i];
-    lines[i] =
+    lines[i - from] =
       `${escapeCopy(r.clickId)}\t${iso(r.visitedAt)}\t${r.campaignId}\t${r.trafficSourceId}\t${r.ruleIndex ?? -1}\t${r.pathIndex ?? 0}\t` +
       `${text(r.pathName)}\t${num(r.landerId)}\t${num(r.offerId)}\t${num(r.affiliateNetworkId)}\t${text(r.tsCampaign)}\t` +
       `${text(r.tsAdset)}\t${text(r.tsAd)}\t${text(r.tsPlacement)}\t${text(r.externalId)}\t${escapeCopy(params)}\t${rolesHash ?? '\\N'}\t` +
@@ -174,12 +174,18 @@ export function createVisitInserter(db: Db, pool?: pg.Pool): VisitInserter {
   };
 }
 
+// Serialised a slice at a time, so Postgres parses one slice while the next is being built.
+const COPY_CHUNK_ROWS = 250;
+function* copyChunks(stored: StoredVisit[]) {
+  for (let i = 0; i < stored.length; i += COPY_CHUNK_ROWS) yield Buffer.from(visitsCopyText(stored, i, Math.min(stored.length, i + COPY_CHUNK_ROWS)));
+}
+
 /** One COPY; false when done, true when a click ID was already stored and the batch needs the idempotent path. */
 async function copyVisits(pool: pg.Pool, stored: StoredVisit[]): Promise<boolean> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    await pipeline(Readable.from([Buffer.from(visitsCopyText(stored))]), client.query(copyFrom(`copy visits (${VISIT_COLUMNS}) from stdin`)));
+    await pipeline(Readable.from(copyChunks(stored)), client.query(copyFrom(`copy visits (${VISIT_COLUMNS}) from stdin`)));
     return false;
   } catch (err) {
     if ((err as { code?: string }).code === UNIQUE_VIOLATION) return true;

@@ -116,6 +116,14 @@ describe.each(BACKENDS)('visit storage on %s', (backend) => {
     expect(await rolled()).toBe(3);
   });
 
+  it('writes a batch larger than one COPY slice whole, and rolls it up once', async () => {
+    const batch = Array.from({ length: 1234 }, (_, i) => visit({ campaignId: 10, isUnique: i % 2 === 0, userAgent: `UA ${i % 40}` }));
+    await write(batch);
+    expect(await count(db, sql`select count(*)::text as n from visits where campaign_id = 10`)).toBe(1234);
+    expect(await count(db, sql`select sum(unique_visits)::text as n from report_visit_rollup where dim_set = 0 and grain = 15 and campaign_id = 10`)).toBe(617);
+    expect((await readStoredVisit(db, batch[1233].clickId))!.userAgent).toBe('UA 33');
+  });
+
   it('reports and filters by var:NAME whether the parameter is stored in params or a role column', async () => {
     const batch = Array.from({ length: 6 }, (_, i) => visit({ campaignId: 9, tsCampaign: `c${i % 2}`, params: { utm_campaign: `c${i % 2}`, adset: 'set-2', fbclid: `f${i}`, sub2: `z${i % 3}` } }));
     await write(batch);
