@@ -183,17 +183,28 @@ function* copyChunks(stored: StoredVisit[]) {
 /** One COPY; false when done, true when a click ID was already stored and the batch needs the idempotent path. */
 async function copyVisits(pool: pg.Pool, stored: StoredVisit[]): Promise<boolean> {
   const client = await pool.connect();
-  let broken: Error | undefined;
+  // A checked-out client has no pool listener: a connection cut mid-COPY (Postgres restarted, the
+  // backend terminated) would otherwise be an unhandled 'error' that ends the process. The COPY's
+  // own promise rejects with it, so here it is only kept to discard the connection.
+  let connectionError: Error | undefined;
+  const onError = (err: Error) => {
+    connectionError = err;
+  };
+  client.on('error', onError);
+  let discard: Error | undefined;
   try {
     await pipeline(Readable.from(copyChunks(stored)), client.query(copyFrom(`copy visits (${VISIT_COLUMNS}) from stdin`)));
     return false;
   } catch (err) {
-    if ((err as { code?: string }).code === UNIQUE_VIOLATION) return true;
-    // A COPY cut off mid-stream can leave the connection unusable: never hand it back to the pool.
-    if (!(err as { code?: string }).code) broken = err as Error;
+    const code = (err as { code?: string }).code ?? '';
+    if (code === UNIQUE_VIOLATION && !connectionError) return true;
+    // The connection stays only after Postgres refused the data itself (classes 22 and 23); after
+    // anything else it may be mid-protocol or dead, so the pool gets a fresh one.
+    if (connectionError || !/^2[23]/.test(code)) discard = connectionError ?? (err as Error);
     throw err;
   } finally {
-    client.release(broken);
+    client.removeListener('error', onError);
+    client.release(discard);
   }
 }
 

@@ -10,7 +10,9 @@ const ROLE_ARGS = 'visits.params, visits.param_roles_hash, visits.ts_campaign, v
 export const visitParamsSql = (): SQL => sql.raw(`tracklane_visit_params(${ROLE_ARGS})`);
 
 /** One query parameter of the visit by name, as text (null when the visit had none). */
-export const visitParamSql = (name: string): SQL => sql`tracklane_visit_param(${name}::text, ${sql.raw(ROLE_ARGS)})`;
+// The function (a lookup in visit_param_roles) runs only for a row whose params lack the name.
+export const visitParamSql = (name: string): SQL =>
+  sql`coalesce(visits.params ->> ${name}::text, case when visits.param_roles_hash is not null then tracklane_visit_param(${name}::text, ${sql.raw(ROLE_ARGS)}) end)`;
 
 /** The visit's user agent text. */
 export const visitUserAgentSql = (): SQL => sql.raw('(select ua.user_agent from user_agents ua where ua.hash = visits.user_agent_hash)');
