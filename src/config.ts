@@ -100,6 +100,8 @@ const envSchema = z.object({
   OUTBOUND_TIMEOUT_MS: int(100, 120000).default(5000),
   /** How often this instance retries pending postbacks and delivers forwards; 0 = never (another instance does). */
   POSTBACK_WORKER_MS: int(0, 600000).default(2000),
+  /** How often this instance folds new conversions into the report rollups (reports fold first anyway); 0 = never. */
+  ROLLUP_FOLD_MS: int(0, 600000).default(1000),
   // process
   SHUTDOWN_TIMEOUT_MS: int(100, 600000).default(10000),
 });

@@ -76,19 +76,18 @@ export interface InsertBatcher {
 }
 
 /**
- * Exactly one batch in flight. Every batch's rollup trigger upserts the same rollup rows (same
- * campaign, same 15-minute bucket) and holds their row locks until commit, so concurrent batches
- * only queue behind each other on those locks (measured with 4 in flight: 195 postbacks/s, most
- * backends waiting on Lock:transactionid, Postgres at 72% CPU). One in flight never waits on a lock,
- * and whatever arrives meanwhile forms the next batch, so the batch grows with the load and the
- * commit is shared by more postbacks. Measured alone on the local Postgres (both triggers, commit
- * included): a batch costs ~1.7 ms of backend CPU plus ~0.09 ms per row, 4.7 ms wall for 1 row,
- * 7.9 ms for 16, 10 ms for 64.
+ * Up to `maxInFlight` batches at once. The conversions triggers only append to
+ * report_conversion_delta (migration 0011), so concurrent batches share no row and never wait on
+ * each other's locks; their commits overlap and Postgres flushes several with one WAL fsync.
+ * (Before, every batch upserted the same hot rollup rows and held their locks until commit:
+ * 4 in flight gave 195 postbacks/s, most backends waiting on Lock:transactionid.) Whatever arrives
+ * while all slots are busy forms the next batch, so batches grow with the load.
+ * With `maxInFlight` = 1, a finished batch lingers briefly for the next cohort (see below).
  */
-export function createInsertBatcher(db: Db, { maxBatch = 1000, maxLingerMs = 10 } = {}): InsertBatcher {
+export function createInsertBatcher(db: Db, { maxBatch = 1000, maxLingerMs = 10, maxInFlight = 4 } = {}): InsertBatcher {
   type Waiting = { req: InsertRequest; resolve: (id: number | null) => void; reject: (err: unknown) => void };
   let queue: Waiting[] = [];
-  let inFlight = false;
+  let inFlight = 0;
   let scheduled = false;
   let linger: NodeJS.Timeout | undefined;
   let lingerTarget = 0;
@@ -100,8 +99,7 @@ export function createInsertBatcher(db: Db, { maxBatch = 1000, maxLingerMs = 10 
       batch.forEach((b, i) => b.resolve(ids[i]));
     } catch (err) {
       if (batch.length === 1) return batch[0].reject(err);
-      // One bad row must not fail its neighbours: retry each alone, each with its own answer,
-      // one after another so the retries do not queue on each other's rollup row locks either.
+      // One bad row must not fail its neighbours: retry each alone, each with its own answer.
       for (const b of batch) {
         await insertConversions(db, [b.req]).then(
           ([id]) => b.resolve(id),
@@ -111,30 +109,27 @@ export function createInsertBatcher(db: Db, { maxBatch = 1000, maxLingerMs = 10 
     }
   };
   const settleIdle = () => {
-    if (!inFlight && queue.length === 0 && !linger) idle.splice(0).forEach((f) => f());
+    if (inFlight === 0 && queue.length === 0 && !linger) idle.splice(0).forEach((f) => f());
   };
   const endLinger = () => {
     clearTimeout(linger);
     linger = undefined;
     pump();
   };
-  const pump = () => {
-    scheduled = false;
-    if (linger) return;
-    if (inFlight || queue.length === 0) return;
+  const dispatch = () => {
     const batch = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch);
     queue = queue.length <= maxBatch ? [] : queue.slice(maxBatch);
-    inFlight = true;
+    inFlight++;
     const started = performance.now();
     // run() settles every request itself and never rejects, so nothing here can go unhandled.
     void run(batch).finally(() => {
-      inFlight = false;
-      if (batch.length > 1 && queue.length > 0 && queue.length < maxBatch) {
+      inFlight--;
+      if (maxInFlight === 1 && batch.length > 1 && queue.length > 0 && queue.length < maxBatch) {
         // Under load, the networks just answered send their next postbacks a few ms later. Sending
         // what is queued at once splits the clients into two cohorts that alternate, each batch
         // half full (measured: 32 connections gave batches of 15 and 17, each paying the whole
-        // per-statement cost: ~1.7 ms of trigger CPU and a commit). So wait for them, until the
-        // queue holds both cohorts or for at most half the last batch's time (capped).
+        // per-statement cost and a commit). So wait for them, until the queue holds both cohorts
+        // or for at most half the last batch's time (capped).
         lingerTarget = queue.length + batch.length;
         linger = setTimeout(endLinger, Math.min(maxLingerMs, Math.max(1, (performance.now() - started) / 2)));
       } else {
@@ -142,6 +137,11 @@ export function createInsertBatcher(db: Db, { maxBatch = 1000, maxLingerMs = 10 
       }
       settleIdle();
     });
+  };
+  const pump = () => {
+    scheduled = false;
+    if (linger) return;
+    while (inFlight < maxInFlight && queue.length > 0) dispatch();
     settleIdle();
   };
   return {
@@ -150,16 +150,16 @@ export function createInsertBatcher(db: Db, { maxBatch = 1000, maxLingerMs = 10 
         queue.push({ req, resolve, reject });
         if (linger) {
           if (queue.length >= lingerTarget) endLinger();
-        } else if (!scheduled && !inFlight) {
-          // Requests parsed in the same turn of the event loop go out together; while a batch is
-          // in flight, they wait for it and go out as the next one.
+        } else if (!scheduled && inFlight < maxInFlight) {
+          // Requests parsed in the same turn of the event loop go out together; while every slot
+          // is busy, they wait and go out as the next batch.
           scheduled = true;
           setImmediate(pump);
         }
       });
     },
     drain() {
-      if (!inFlight && queue.length === 0 && !linger) return Promise.resolve();
+      if (inFlight === 0 && queue.length === 0 && !linger) return Promise.resolve();
       return new Promise((resolve) => idle.push(resolve));
     },
   };

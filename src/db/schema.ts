@@ -422,3 +422,32 @@ export const reportConversionRollup = pgTable(
   },
   (t) => [primaryKey({ name: 'report_conversion_rollup_pk', columns: [t.attribution, ...rollupKey(t), t.type, t.status] as never })],
 );
+
+/**
+ * Signed conversion changes not yet folded into report_conversion_rollup (+1 a row's arrival, -1
+ * its old version's departure), appended by the conversions triggers. Append-only with no index,
+ * so concurrent postback batches never wait on each other's rollup row locks; src/reporting/
+ * conversion-deltas.ts folds it every second and before every report.
+ */
+export const reportConversionDelta = pgTable('report_conversion_delta', {
+  sign: smallint('sign').notNull(),
+  status: text('status').$type<ConversionStatus>().notNull(),
+  payout: money('payout').notNull(),
+  cost: money('cost').notNull(),
+  type: varchar('type', { length: 64 }).notNull(),
+  visitedAt: tstz('visited_at').notNull(),
+  convertedAt: tstz('converted_at').notNull(),
+  campaignId: integer('campaign_id').notNull(),
+  trafficSourceId: integer('traffic_source_id').notNull(),
+  offerId: integer('offer_id'),
+  landerId: integer('lander_id'),
+  affiliateNetworkId: integer('affiliate_network_id'),
+  ruleIndex: smallint('rule_index').notNull(),
+  pathIndex: smallint('path_index').notNull(),
+  country: char('country', { length: 2 }),
+  device: text('device'),
+  os: text('os'),
+  browser: text('browser'),
+  language: varchar('language', { length: 8 }),
+  isBot: boolean('is_bot').notNull(),
+});

@@ -28,7 +28,8 @@ const rollUp = (set: number, fromGrain: number, toGrain: number) => sql`insert i
  * loaded the rows with the triggers disabled, so no concurrent batch falls between the two.
  */
 export async function rebuildReportRollups(db: Db): Promise<void> {
-  await db.execute(sql`truncate report_visit_rollup, report_conversion_rollup`);
+  // Pending conversion deltas are already counted by the rebuild from raw rows.
+  await db.execute(sql`truncate report_visit_rollup, report_conversion_rollup, report_conversion_delta`);
   // Sets 0 and 1 from one scan: 15-minute groups of the traffic dimensions, fanned out by the
   // same key function the triggers use (visitor columns empty, so only sets 0 and 1 are kept).
   await db.execute(sql`insert into report_visit_rollup (${VISIT_COLUMNS})

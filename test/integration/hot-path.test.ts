@@ -1,6 +1,6 @@
 // The batched pieces of the hot paths, on both backends: the store's setAndClaim (hot record +
 // unique-visit marker of many visits in one call), /click's per-turn hot writes, and the postback
-// insert batcher (one batch in flight, duplicates still decided by the unique index).
+// insert batcher (a few batches in flight, duplicates still decided by the unique index).
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertConversions, createInsertBatcher, type InsertRequest } from '../../src/attribution/insert-batcher.js';
@@ -93,7 +93,7 @@ describe.each(BACKENDS)('hot path on %s', (backend) => {
     expect(failed).toEqual(['a1', 'a2']);
   });
 
-  it('the insert batcher records concurrent postbacks once each, duplicates included, one statement at a time', async () => {
+  it('the insert batcher records concurrent postbacks once each, duplicates included, with batches in flight together', async () => {
     const { db } = t.app.ctx;
     const visits = await Promise.all(Array.from({ length: 40 }, () => seedVisit(t.app.ctx, f, 'postgres')));
     const request = (clickId: string, txid: string): InsertRequest => ({
@@ -122,8 +122,9 @@ describe.each(BACKENDS)('hot path on %s', (backend) => {
         };
       },
     });
-    const batcher = createInsertBatcher(watched);
-    // Three waves a turn apart: the first goes out alone, the next two arrive while it is in flight.
+    const batcher = createInsertBatcher(watched, { maxInFlight: 3 });
+    // Three waves a turn apart, each its own batch, all in flight together: the unique index, not
+    // the order, decides which of two identical postbacks gets the row.
     const first = visits.map((v, i) => batcher.insert(request(v.clickId, `tx${i}`)));
     await new Promise((r) => setImmediate(r));
     const repeats = visits.map((v, i) => batcher.insert(request(v.clickId, `tx${i}`)));
@@ -132,9 +133,11 @@ describe.each(BACKENDS)('hot path on %s', (backend) => {
     const [ids, repeatIds, twins] = await Promise.all([Promise.all(first), Promise.all(repeats), Promise.all(sameBatch)]);
     await batcher.drain();
     expect(statements).toBeGreaterThanOrEqual(2);
-    expect(maxRunning).toBe(1);
-    expect(ids.every((id) => typeof id === 'number')).toBe(true);
-    expect(repeatIds.every((id) => id === null)).toBe(true);
+    // PGlite often answers a batch before the next turn, so only the pool shows the overlap.
+    expect(maxRunning).toBeGreaterThanOrEqual(backend === 'postgres' ? 2 : 1);
+    expect(maxRunning).toBeLessThanOrEqual(3);
+    // Each postback and its repeat: exactly one of the two recorded.
+    expect(ids.map((id, i) => [id, repeatIds[i]].filter((x) => typeof x === 'number').length)).toEqual(ids.map(() => 1));
     expect(twins.filter((id) => id !== null)).toHaveLength(1);
     const [n] = await rows<{ n: string; s: string }>(db, sql`select count(*)::text as n, sum(payout)::text as s from conversions where campaign_id = ${f.campaignId} and txid like 'tx%'`);
     expect(Number(n.n)).toBe(40);

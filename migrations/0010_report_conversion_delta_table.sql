@@ -1,0 +1,22 @@
+CREATE TABLE "report_conversion_delta" (
+	"sign" smallint NOT NULL,
+	"status" text NOT NULL,
+	"payout" numeric(18, 6) NOT NULL,
+	"cost" numeric(18, 6) NOT NULL,
+	"type" varchar(64) NOT NULL,
+	"visited_at" timestamp with time zone NOT NULL,
+	"converted_at" timestamp with time zone NOT NULL,
+	"campaign_id" integer NOT NULL,
+	"traffic_source_id" integer NOT NULL,
+	"offer_id" integer,
+	"lander_id" integer,
+	"affiliate_network_id" integer,
+	"rule_index" smallint NOT NULL,
+	"path_index" smallint NOT NULL,
+	"country" char(2),
+	"device" text,
+	"os" text,
+	"browser" text,
+	"language" varchar(8),
+	"is_bot" boolean NOT NULL
+);
