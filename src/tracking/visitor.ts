@@ -92,7 +92,7 @@ export interface VisitorResolver {
 
 /** Opens the geo database once (start-up), then resolves visitors synchronously. */
 export async function createVisitorResolver(opts: VisitorResolverOptions = {}): Promise<VisitorResolver> {
-  const uaCache = new LRUCache<string, UserAgentInfo>({ max: opts.uaCacheSize ?? 10_000 });
+  const uaCache = new LRUCache<string, UserAgentInfo & { bot: boolean }>({ max: opts.uaCacheSize ?? 10_000 });
   const denied = cidrMatcher(opts.botIpDenylist ?? []);
   let reader: Reader<Response> | null = null;
   const path = opts.geoDbPath ?? defaultGeoDbPath();
@@ -102,7 +102,6 @@ export async function createVisitorResolver(opts: VisitorResolverOptions = {}): 
   } catch (err) {
     opts.onGeoError?.(err as Error);
   }
-  const botCache = new LRUCache<string, boolean>({ max: 10_000 });
   // Referers repeat (a traffic source sends most visits from a few pages); parsing each with URL cost more than the lookup.
   const refererCache = new LRUCache<string, { domain: string | null }>({ max: 10_000 });
   const cachedReferrerDomain = (referer: string) => {
@@ -117,17 +116,16 @@ export async function createVisitorResolver(opts: VisitorResolverOptions = {}): 
     geoDb: reader ? path : null,
     resolve(input) {
       // NUL cannot be stored in Postgres text; no real browser sends it.
-      const ua = (input.userAgent ?? '').slice(0, 1024).replace(/\0/g, '');
+      let ua = input.userAgent ?? '';
+      if (ua.length > 1024) ua = ua.slice(0, 1024);
+      if (ua.includes('\0')) ua = ua.replace(/\0/g, '');
+      // One cache for the parse and the bot flag: one LRU lookup per visit instead of two.
       let info = uaCache.get(ua);
       if (!info) {
-        info = parseUserAgent(ua);
+        info = { ...parseUserAgent(ua), bot: ua.trim() === '' || isbot(ua) };
         uaCache.set(ua, info);
       }
-      let bot = botCache.get(ua);
-      if (bot === undefined) {
-        bot = ua.trim() === '' || isbot(ua);
-        botCache.set(ua, bot);
-      }
+      const bot = info.bot;
       let country: string | null = null;
       if (reader) {
         try {
