@@ -11,6 +11,7 @@ import { migrate } from './db/migrate.js';
 import { requireApiKey } from './http/auth.js';
 import { registerErrorHandling } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
+import { cachedProxyTrust } from './http/ip.js';
 import { registerOpenApi } from './http/openapi.js';
 import { rejectNulCharacters } from './http/reject-nul.js';
 import { attributionApiRoutes } from './attribution/api-routes.js';
@@ -56,7 +57,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   const app = Fastify({
     logger: opts.logger ?? loggerOptions(config),
     // Only these proxies' X-Forwarded-For is believed; anyone else could forge a country or IP.
-    trustProxy: config.TRUST_PROXY.length > 0 ? config.TRUST_PROXY : false,
+    trustProxy: config.TRUST_PROXY.length > 0 ? cachedProxyTrust(config.TRUST_PROXY) : false,
     // Per-request access logs cost more than the redirect itself at tracker volumes.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,

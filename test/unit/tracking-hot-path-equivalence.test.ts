@@ -1,8 +1,10 @@
 // The /click shortcuts give the same answers as the general code they bypass: a destination filled
 // without the checking URL parse equals the parsed one, encodeTokenValue's unreserved fast path
 // equals full encoding, and visitParams keeps the same parameters in the same order.
+import proxyAddr from '@fastify/proxy-addr';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { cachedProxyTrust } from '../../src/http/ip.js';
 import { visitParams } from '../../src/tracking/click.js';
 import { buildDestination, buildDestinationByParsing, encodeTokenValue } from '../../src/tracking/destination.js';
 import { chooseFlow } from '../../src/tracking/flow.js';
@@ -75,5 +77,15 @@ describe('/click shortcuts agree with the general path', () => {
       landerId: 2,
       offerId: 3,
     });
+  });
+
+  it('the cached proxy trust answers as proxy-addr does, asked once or many times', () => {
+    const cidrs = ['127.0.0.1/32', '10.0.0.0/8', '::1/128', 'fd00::/8'];
+    const cached = cachedProxyTrust(cidrs);
+    const plain = proxyAddr.compile(cidrs);
+    const addresses = ['127.0.0.1', '::ffff:127.0.0.1', '10.1.2.3', '::ffff:10.1.2.3', '11.0.0.1', '::1', 'fd00::5', 'fe80::1', '0x7f.0.0.1', 'not an ip', '', '127.0.0.1 '];
+    for (let round = 0; round < 3; round++) {
+      for (const a of addresses) expect([a, cached(a, round)]).toEqual([a, plain(a, round)]);
+    }
   });
 });
