@@ -40,17 +40,21 @@ export function createClickIdGenerator(opts: { now?: () => number; instance?: st
   if (!/^[0-9A-Za-z]{6}$/.test(instance)) throw new Error('click ID instance part must be 6 letters or digits');
   let lastMs = 0;
   let counter = 0;
+  // The time part and instance, encoded once per millisecond rather than once per click ID.
+  let prefix = base62(lastMs, TIME_CHARS) + instance;
   return {
     next() {
       const ms = now();
       if (ms > lastMs) {
         lastMs = ms;
         counter = 0;
+        prefix = base62(lastMs, TIME_CHARS) + instance;
       } else if (++counter >= COUNTER_LIMIT) {
         lastMs += 1;
         counter = 0;
+        prefix = base62(lastMs, TIME_CHARS) + instance;
       }
-      return base62(lastMs, TIME_CHARS) + instance + base62(counter, COUNTER_CHARS);
+      return prefix + base62(counter, COUNTER_CHARS);
     },
   };
 }

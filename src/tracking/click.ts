@@ -11,7 +11,7 @@ import type { HotStore } from '../store/hot-store.js';
 import { CLICK_ID_RE, type ClickIdGenerator } from './click-id.js';
 import type { TrackingClickWriter } from './click-writer.js';
 import { buildDestination, safeUrl, type TokenValues } from './destination.js';
-import { chooseFlow, chooseWeighted, type Random } from './flow.js';
+import { chooseFlow, chooseWeighted, type FlowFacts, type Random } from './flow.js';
 import { hotClickKey, loadHotClick, saveHotClick, toHotClick, type HotClick, type HotVisitWriter, type VisitRow } from './hot-click.js';
 import { visitorFingerprint, type Visitor, type VisitorInput, type VisitorResolver } from './visitor.js';
 
@@ -219,6 +219,8 @@ class ClickOutcome implements ClickResult {
   }
 }
 
+const NO_FACTS: FlowFacts = Object.freeze({ country: null, device: null, os: null, browser: null, language: null, params: {} });
+
 export function handleClick(deps: TrackingDeps, req: ClickRequest): ClickResult {
   const campaign = deps.campaigns.byKey(req.key);
   if (!campaign || campaign.status === 'archived') return { answer: { kind: 'not_found', message: 'unknown campaign' } };
@@ -234,7 +236,11 @@ export function handleClick(deps: TrackingDeps, req: ClickRequest): ClickResult 
       paramRoles[p.role] = p.name;
     }
   }
-  const choice = chooseFlow(campaign.flow, { country: visitor.country, device: visitor.device, os: visitor.os, browser: visitor.browser, language: visitor.language, params }, deps.random);
+  // Only rules read the facts; most campaigns have none, and then no object is built per visit.
+  const facts = campaign.flow.rules?.length
+    ? { country: visitor.country, device: visitor.device, os: visitor.os, browser: visitor.browser, language: visitor.language, params }
+    : NO_FACTS;
+  const choice = chooseFlow(campaign.flow, facts, deps.random);
   if (!choice) return { answer: fallback(deps, campaign, 'no path') };
   const offer = choice.offerId !== null ? campaign.offers.get(choice.offerId) : undefined;
   const lander = choice.landerId !== null ? campaign.landers.get(choice.landerId) : undefined;
