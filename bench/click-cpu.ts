@@ -1,0 +1,74 @@
+// CPU per /click request, the number to judge /click optimisations by on a shared, noisy machine
+// (requests/s moves with whatever else runs; CPU per request much less). Starts the tracker and
+// the bare-Fastify baseline, sends a fixed number of the benchmark's click requests to each, in
+// alternating rounds, and prints each one's CPU (user + system, from /proc/<pid>/stat) per request.
+//
+//   npx tsx bench/click-cpu.ts                      # 3 rounds of 20,000 requests each
+//   CLICK_CPU_REQUESTS=10000 CLICK_CPU_ROUNDS=5 npx tsx bench/click-cpu.ts
+//   CLICK_CPU_PROFILE=1 npx tsx bench/click-cpu.ts  # also writes a tracker --cpu-prof to /tmp
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { benchRedisUrl, clearBenchRedisPrefix, createBenchDatabase, dropBenchDatabase, seedCampaign } from './lib/bench-db.js';
+import { freePort, LoadGenerator, spawnNode, type NodeProcess } from './lib/procs.js';
+
+const REQUESTS = Number(process.env.CLICK_CPU_REQUESTS ?? 20_000);
+const ROUNDS = Number(process.env.CLICK_CPU_ROUNDS ?? 3);
+const stamp = `clickcpu${Date.now() % 1e8}_${process.pid}`;
+const dbName = `tracklane_bench_${stamp}`;
+const prefix = `bench:${stamp}:`;
+const logDir = os.tmpdir();
+
+/** [user, system] CPU of a process in µs (clock ticks are 10 ms on Linux). */
+function cpuMicros(pid: number): [number, number] {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return [Number(fields[11]) * 10_000, Number(fields[12]) * 10_000];
+}
+
+const { url, database } = await createBenchDatabase(dbName);
+const procs: NodeProcess[] = [];
+const gen = new LoadGenerator();
+try {
+  const campaign = await seedCampaign(database.db);
+  const tracker = await spawnNode({
+    script: 'src/server.ts',
+    env: {
+      PUBLIC_URL: 'http://127.0.0.1', TRUST_PROXY: '127.0.0.1', LOG_LEVEL: 'warn', HOST: '127.0.0.1', DATABASE_URL: url, REDIS_URL: benchRedisUrl(), REDIS_PREFIX: prefix,
+      ...(process.env.CLICK_CPU_PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.join(logDir, stamp)}` } : {}),
+    },
+    port: await freePort(),
+    logFile: path.join(logDir, `${stamp}-tracker.log`),
+    readyPath: '/readyz',
+  });
+  procs.push(tracker);
+  const baseline = await spawnNode({ script: 'bench/baseline.ts', env: {}, port: await freePort(), logFile: path.join(logDir, `${stamp}-baseline.log`), readyPath: '/healthz' });
+  procs.push(baseline);
+  const plan = { kind: 'click' as const, key: campaign.key };
+  let offset = 0;
+  const round = async (name: string, p: NodeProcess) => {
+    const [u0, s0] = cpuMicros(p.pid);
+    const res = await gen.run({ type: 'autocannon', port: p.port, plan, connections: 32, amount: REQUESTS, offset });
+    offset += REQUESTS;
+    const [u1, s1] = cpuMicros(p.pid);
+    const perRequest = (u1 - u0 + s1 - s0) / REQUESTS;
+    console.log(`${name.padEnd(8)} ${perRequest.toFixed(1)} µs CPU/request (user ${((u1 - u0) / REQUESTS).toFixed(1)}, system ${((s1 - s0) / REQUESTS).toFixed(1)}), ${res.requestsPerSecond.toFixed(0)} req/s, statuses ${JSON.stringify(res.statuses)}`);
+    return perRequest;
+  };
+  // Warm-up: JIT, caches, connections.
+  for (const p of [tracker, baseline]) await gen.run({ type: 'autocannon', port: p.port, plan, connections: 32, amount: 5000, offset: 10_000_000 });
+  const t: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    b.push(await round('baseline', baseline));
+    t.push(await round('tracker', tracker));
+  }
+  const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  console.log(`median: tracker ${median(t).toFixed(1)} µs, baseline ${median(b).toFixed(1)} µs per request; baseline/tracker ${((median(b) / median(t)) * 100).toFixed(0)}%`);
+} finally {
+  gen.close();
+  for (const p of procs) await p.stop('SIGTERM');
+  await database.close();
+  await dropBenchDatabase(dbName);
+  await clearBenchRedisPrefix(prefix);
+}
+if (process.env.CLICK_CPU_PROFILE) console.log(`profiles in ${path.join(logDir, stamp)}`);
