@@ -100,6 +100,8 @@ const envSchema = z.object({
   OUTBOUND_TIMEOUT_MS: int(100, 120000).default(5000),
   /** How often this instance retries pending postbacks and delivers forwards; 0 = never (another instance does). */
   POSTBACK_WORKER_MS: int(0, 600000).default(2000),
+  /** Conversion insert batches (group commits) in flight at once; each holds a pool connection, so keep it below DB_POOL_MAX. */
+  POSTBACK_INSERTS_IN_FLIGHT: int(1, 64).default(4),
   /** How often this instance folds new conversions into the report rollups (reports fold first anyway); 0 = never. */
   ROLLUP_FOLD_MS: int(0, 600000).default(1000),
   // process

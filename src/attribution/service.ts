@@ -44,7 +44,7 @@ async function createAttributionService(ctx: AppContext): Promise<AttributionSer
   const rates = await createRateCache({ db, store, log, accountCurrency: config.ACCOUNT_CURRENCY });
   ctx.lifecycle.onShutdown('currency rates', () => rates.close());
 
-  const batcher = createInsertBatcher(db);
+  const batcher = createInsertBatcher(db, { maxInFlight: config.POSTBACK_INSERTS_IN_FLIGHT });
   // Runs before the database closes (steps run in reverse): queued postbacks still get their row.
   ctx.lifecycle.onShutdown('conversion inserts', () => batcher.drain());
   const stats: AttributionStats = { outcomes: {}, workerErrors: 0, pixelErrors: 0 };
