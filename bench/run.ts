@@ -75,6 +75,8 @@ function trackerEnv(extra: Record<string, string>): Record<string, string> {
     TRUST_PROXY: '127.0.0.1',
     LOG_LEVEL: 'warn',
     TRACKLANE_API_KEY: API_KEY,
+    // Node flags for the tracker only (a profiler, an event-loop probe, GC settings under test).
+    ...(env.BENCH_TRACKER_NODE_OPTIONS ? { NODE_OPTIONS: env.BENCH_TRACKER_NODE_OPTIONS } : {}),
     ...extra,
   };
 }
