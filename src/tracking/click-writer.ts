@@ -51,12 +51,13 @@ const ROLE_ORDER = ['campaign', 'adset', 'ad', 'placement', 'externalId'] as con
 type Known = LRUCache<string, true>;
 const newKnown = (): Known => new LRUCache<string, true>({ max: 50_000 });
 
-// Rows prepared or serialised per event-loop turn. The writer shares the loop with /click: a
-// 500-row batch (a 250 ms flush at 2,000 req/s) prepared and serialised in one go held the loop
-// for ~3-5 ms, and the COPY stream (Readable.from buffers 16 slices ahead) took up to 4,000 rows
-// at once; every redirect arriving meanwhile waited (fixed-rate p99 10.3 ms, p99.9 16 ms).
-// 100 rows is ~0.5-1 ms of work, and the yields cost nothing measurable in rows/s.
-const SLICE_ROWS = 100;
+// Rows prepared or serialised per event-loop turn. The writer shares the loop with /click: a batch
+// was prepared in one go and the COPY stream (Readable.from buffers 16 slices ahead) serialised up
+// to 4,000 rows at once, so every redirect arriving meanwhile waited. Measured with
+// bench/writer-bursts.ts (the loop's longest holds after the first, busy 2-core machine): 5,000-row
+// batches 18-41 ms -> 3-6 ms; rows/s unchanged within noise (100-row slices cost ~25% of it;
+// 250 rows are ~1 ms of work). 500-row batches (a 250 ms flush at 2,000 req/s) were too noisy to tell.
+const SLICE_ROWS = 250;
 
 async function prepare(rows: VisitRow[], known: Known) {
   const userAgents = new Map<string, string>();
