@@ -148,4 +148,46 @@ describe.each(BACKENDS)('hot path on %s', (backend) => {
     expect(late).not.toBeNull();
     expect(await db.select({ id: conversions.id }).from(conversions).where(eq(conversions.txid, 'late'))).toHaveLength(1);
   });
+
+  it('the insert batcher starts another batch beside a running one only once enough postbacks wait, and strands none', async () => {
+    const { db } = t.app.ctx;
+    const visits = await Promise.all(Array.from({ length: 4 }, () => seedVisit(t.app.ctx, f, 'postgres')));
+    let running = 0;
+    let maxRunning = 0;
+    let statements = 0;
+    const watched = new Proxy(db, {
+      get(target, prop, receiver) {
+        if (prop !== 'execute') return Reflect.get(target, prop, receiver);
+        return async (...args: unknown[]) => {
+          running++;
+          statements++;
+          maxRunning = Math.max(maxRunning, running);
+          try {
+            return await (target.execute as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          } finally {
+            running--;
+          }
+        };
+      },
+    });
+    const batcher = createInsertBatcher(watched, { maxInFlight: 4, minBatchWhileBusy: 8 });
+    const request = (clickId: string): InsertRequest => ({
+      values: {
+        clickId, type: 'conversion', txid: 'minbatch', status: 'approved', payout: '2', originalPayout: '2', originalCurrency: 'USD', cost: '0',
+        visitedAt: new Date(), convertedAt: new Date(), campaignId: f.campaignId, trafficSourceId: f.trafficSourceId, offerId: f.offerId,
+      },
+      forward: null,
+    });
+    const first = batcher.insert(request(visits[0].clickId));
+    await new Promise((r) => setImmediate(r));
+    // Three postbacks a turn later: too few to open a second statement beside the first.
+    const rest = visits.slice(1).map((v) => batcher.insert(request(v.clickId)));
+    const ids = await Promise.all([first, ...rest]);
+    await batcher.drain();
+    expect(ids.every((id) => typeof id === 'number')).toBe(true);
+    expect(statements).toBe(2);
+    expect(maxRunning).toBe(1);
+    const [n] = await rows<{ n: string }>(db, sql`select count(*)::text as n from conversions where txid = 'minbatch'`);
+    expect(Number(n.n)).toBe(4);
+  });
 });
