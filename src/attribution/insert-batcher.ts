@@ -4,6 +4,7 @@
 // INSERT ... ON CONFLICT DO NOTHING RETURNING: still a single statement per batch for the rollup
 // triggers, the unique index still decides duplicates (within a batch too), one commit for all.
 import { sql } from 'drizzle-orm';
+import pg from 'pg';
 import { rows, type Db } from '../db/client.js';
 import { conversions, postbackDeliveries } from '../db/schema.js';
 
@@ -24,7 +25,7 @@ export interface InsertRequest {
  * escapeElement); one JSON.stringify of plain objects is native code, and the constant text
  * leaves drizzle one string and one parameter to walk.
  */
-const INSERT_FROM_JSON = sql.raw(`insert into conversions (
+const INSERT_HEAD = `insert into conversions (
     click_id, type, txid, status, payout, original_payout, original_currency, cost, visited_at, converted_at,
     campaign_id, traffic_source_id, offer_id, lander_id, affiliate_network_id, rule_index, path_index, path_name,
     country, device, os, browser, language, is_bot, ts_campaign, ts_adset, ts_ad, ts_placement, external_id,
@@ -33,15 +34,23 @@ const INSERT_FROM_JSON = sql.raw(`insert into conversions (
     campaign_id, traffic_source_id, offer_id, lander_id, affiliate_network_id, rule_index, path_index, path_name,
     country, device, os, browser, language, is_bot, ts_campaign, ts_adset, ts_ad, ts_placement, external_id,
     params, postback_params
-  from jsonb_to_recordset(`);
-const INSERT_FROM_JSON_END = sql.raw(`::jsonb) as r(
+  from jsonb_to_recordset(`;
+const INSERT_TAIL = `::jsonb) as r(
     click_id text, type text, txid text, status text, payout numeric, original_payout numeric, original_currency text,
     cost numeric, visited_at timestamptz, converted_at timestamptz, campaign_id int, traffic_source_id int, offer_id int,
     lander_id int, affiliate_network_id int, rule_index smallint, path_index smallint, path_name text, country text,
     device text, os text, browser text, language text, is_bot boolean, ts_campaign text, ts_adset text, ts_ad text,
     ts_placement text, external_id text, params jsonb, postback_params jsonb)
   on conflict (click_id, type, txid) do nothing
-  returning id, click_id, type, txid`);
+  returning id, click_id, type, txid`;
+const INSERT_FROM_JSON = sql.raw(INSERT_HEAD);
+const INSERT_FROM_JSON_END = sql.raw(INSERT_TAIL);
+/**
+ * On a pg pool the same text goes as a named (prepared) statement: each connection parses and
+ * plans it once. Measured: 8-row batches inside a rolled-back transaction (no fsync) took ~985
+ * -> ~770 us of Postgres time each. Transactions (forwards) and PGlite go through drizzle.
+ */
+const INSERT_PREPARED = { name: 'tracklane_insert_conversions', text: `${INSERT_HEAD}$1${INSERT_TAIL}` };
 
 /** One row as jsonb_to_recordset reads it: the column names, defaults filled in (JSON has no DEFAULT). */
 const jsonRow = (r: ConversionValues) => ({
@@ -81,7 +90,13 @@ const jsonRow = (r: ConversionValues) => ({
 
 async function insertRows(db: Db, rowsIn: readonly ConversionValues[]) {
   const json = JSON.stringify(rowsIn.map(jsonRow));
-  const out = await rows<{ id: string | number; click_id: string; type: string; txid: string }>(db, sql`${INSERT_FROM_JSON}${sql.param(json)}${INSERT_FROM_JSON_END}`);
+  type Inserted = { id: string | number; click_id: string; type: string; txid: string };
+  // A transaction handle has no $client, so its statements stay inside the transaction.
+  const client = (db as unknown as { $client?: unknown }).$client;
+  const out =
+    client instanceof pg.Pool
+      ? (await client.query<Inserted>({ ...INSERT_PREPARED, values: [json] })).rows
+      : await rows<Inserted>(db, sql`${INSERT_FROM_JSON}${sql.param(json)}${INSERT_FROM_JSON_END}`);
   return out.map((r) => ({ id: Number(r.id), clickId: r.click_id, type: r.type, txid: r.txid }));
 }
 

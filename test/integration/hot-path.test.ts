@@ -2,6 +2,7 @@
 // unique-visit marker of many visits in one call), /click's per-turn hot writes, and the postback
 // insert batcher (a few batches in flight, duplicates still decided by the unique index).
 import { eq, sql } from 'drizzle-orm';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertConversions, createInsertBatcher, type InsertRequest } from '../../src/attribution/insert-batcher.js';
 import { rows } from '../../src/db/client.js';
@@ -9,6 +10,32 @@ import { conversions } from '../../src/db/schema.js';
 import { createHotVisitWriter, hotClickKey, loadHotClick, toHotClick } from '../../src/tracking/hot-click.js';
 import { createFixture, newClickId, seedVisit, visitFor, type Fixture } from '../helpers/attribution-fixtures.js';
 import { BACKENDS, setupTestApp } from '../helpers/test-app.js';
+
+/**
+ * The database handle with every statement the batcher sends counted: through drizzle's execute,
+ * and on real Postgres through the pool's query (the batcher's prepared statement goes there).
+ */
+function watchStatements<T extends object>(db: T, on: { start(): void; end(): void }): T {
+  const counted = (target: object, method: string) => async (...args: unknown[]) => {
+    on.start();
+    try {
+      return await (Reflect.get(target, method) as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+    } finally {
+      on.end();
+    }
+  };
+  return new Proxy(db, {
+    get(target, prop, receiver) {
+      if (prop === 'execute') return counted(target, 'execute');
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (prop === '$client' && value instanceof pg.Pool) {
+        // Still a pg.Pool to instanceof (the batcher checks it), with query counted.
+        return new Proxy(value, { get: (pool, p, r) => (p === 'query' ? counted(pool, 'query') : Reflect.get(pool, p, r)) });
+      }
+      return value;
+    },
+  });
+}
 
 describe.each(BACKENDS)('hot path on %s', (backend) => {
   let t: Awaited<ReturnType<typeof setupTestApp>>;
@@ -107,19 +134,14 @@ describe.each(BACKENDS)('hot path on %s', (backend) => {
     let running = 0;
     let maxRunning = 0;
     let statements = 0;
-    const watched = new Proxy(db, {
-      get(target, prop, receiver) {
-        if (prop !== 'execute') return Reflect.get(target, prop, receiver);
-        return async (...args: unknown[]) => {
-          running++;
-          statements++;
-          maxRunning = Math.max(maxRunning, running);
-          try {
-            return await (target.execute as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-          } finally {
-            running--;
-          }
-        };
+    const watched = watchStatements(db, {
+      start() {
+        running++;
+        statements++;
+        maxRunning = Math.max(maxRunning, running);
+      },
+      end() {
+        running--;
       },
     });
     const batcher = createInsertBatcher(watched, { maxInFlight: 3 });
@@ -155,19 +177,14 @@ describe.each(BACKENDS)('hot path on %s', (backend) => {
     let running = 0;
     let maxRunning = 0;
     let statements = 0;
-    const watched = new Proxy(db, {
-      get(target, prop, receiver) {
-        if (prop !== 'execute') return Reflect.get(target, prop, receiver);
-        return async (...args: unknown[]) => {
-          running++;
-          statements++;
-          maxRunning = Math.max(maxRunning, running);
-          try {
-            return await (target.execute as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-          } finally {
-            running--;
-          }
-        };
+    const watched = watchStatements(db, {
+      start() {
+        running++;
+        statements++;
+        maxRunning = Math.max(maxRunning, running);
+      },
+      end() {
+        running--;
       },
     });
     const batcher = createInsertBatcher(watched, { maxInFlight: 4, minBatchWhileBusy: 8 });
