@@ -18,12 +18,12 @@ export interface InsertRequest {
 
 /**
  * The batch goes as ONE jsonb parameter that jsonb_to_recordset turns back into rows, under a
- * statement text that never changes. Measured under postback load (tools in the report of the
- * commit): the former INSERT ... SELECT FROM unnest(31 array parameters) spent ~9% of the
+ * statement text that never changes. Profiled under postback load (node --cpu-prof), the former INSERT ... SELECT FROM unnest(31 array parameters) spent ~9% of the
  * tracker's busy CPU building the drizzle template per batch (entity checks and tracing per
  * chunk) and escaping every element into Postgres array literals in pg (arrayString,
  * escapeElement); one JSON.stringify of plain objects is native code, and the constant text
- * leaves drizzle one string and one parameter to walk.
+ * leaves drizzle one string and one parameter to walk. Measured (insertConversions alone, 16-row
+ * batches, alternating rounds on a busy machine): client CPU ~73-104 -> ~43-65 us per conversion.
  */
 const INSERT_HEAD = `insert into conversions (
     click_id, type, txid, status, payout, original_payout, original_currency, cost, visited_at, converted_at,
