@@ -37,6 +37,22 @@ function watchStatements<T extends object>(db: T, on: { start(): void; end(): vo
   });
 }
 
+/** `db` with its statements counted: how many in all, and the most running at once. */
+function countStatements<T extends object>(db: T) {
+  const counts = { statements: 0, running: 0, maxRunning: 0 };
+  const watched = watchStatements(db, {
+    start() {
+      counts.running++;
+      counts.statements++;
+      counts.maxRunning = Math.max(counts.maxRunning, counts.running);
+    },
+    end() {
+      counts.running--;
+    },
+  });
+  return { watched, counts };
+}
+
 describe.each(BACKENDS)('hot path on %s', (backend) => {
   let t: Awaited<ReturnType<typeof setupTestApp>>;
   let f: Fixture;
@@ -131,19 +147,7 @@ describe.each(BACKENDS)('hot path on %s', (backend) => {
       forward: null,
     });
     // Counts statements running at once through the database's own view of the batcher's inserts.
-    let running = 0;
-    let maxRunning = 0;
-    let statements = 0;
-    const watched = watchStatements(db, {
-      start() {
-        running++;
-        statements++;
-        maxRunning = Math.max(maxRunning, running);
-      },
-      end() {
-        running--;
-      },
-    });
+    const { watched, counts } = countStatements(db);
     const batcher = createInsertBatcher(watched, { maxInFlight: 3 });
     // Three waves a turn apart, each its own batch, all in flight together: the unique index, not
     // the order, decides which of two identical postbacks gets the row.
@@ -154,10 +158,10 @@ describe.each(BACKENDS)('hot path on %s', (backend) => {
     const sameBatch = [batcher.insert(request(visits[0].clickId, 'twin')), batcher.insert(request(visits[0].clickId, 'twin'))];
     const [ids, repeatIds, twins] = await Promise.all([Promise.all(first), Promise.all(repeats), Promise.all(sameBatch)]);
     await batcher.drain();
-    expect(statements).toBeGreaterThanOrEqual(2);
+    expect(counts.statements).toBeGreaterThanOrEqual(2);
     // PGlite often answers a batch before the next turn, so only the pool shows the overlap.
-    expect(maxRunning).toBeGreaterThanOrEqual(backend === 'postgres' ? 2 : 1);
-    expect(maxRunning).toBeLessThanOrEqual(3);
+    expect(counts.maxRunning).toBeGreaterThanOrEqual(backend === 'postgres' ? 2 : 1);
+    expect(counts.maxRunning).toBeLessThanOrEqual(3);
     // Each postback and its repeat: exactly one of the two recorded.
     expect(ids.map((id, i) => [id, repeatIds[i]].filter((x) => typeof x === 'number').length)).toEqual(ids.map(() => 1));
     expect(twins.filter((id) => id !== null)).toHaveLength(1);
@@ -174,19 +178,7 @@ describe.each(BACKENDS)('hot path on %s', (backend) => {
   it('the insert batcher starts another batch beside a running one only once enough postbacks wait, and strands none', async () => {
     const { db } = t.app.ctx;
     const visits = await Promise.all(Array.from({ length: 4 }, () => seedVisit(t.app.ctx, f, 'postgres')));
-    let running = 0;
-    let maxRunning = 0;
-    let statements = 0;
-    const watched = watchStatements(db, {
-      start() {
-        running++;
-        statements++;
-        maxRunning = Math.max(maxRunning, running);
-      },
-      end() {
-        running--;
-      },
-    });
+    const { watched, counts } = countStatements(db);
     const batcher = createInsertBatcher(watched, { maxInFlight: 4, minBatchWhileBusy: 8 });
     const request = (clickId: string): InsertRequest => ({
       values: {
@@ -202,8 +194,8 @@ describe.each(BACKENDS)('hot path on %s', (backend) => {
     const ids = await Promise.all([first, ...rest]);
     await batcher.drain();
     expect(ids.every((id) => typeof id === 'number')).toBe(true);
-    expect(statements).toBe(2);
-    expect(maxRunning).toBe(1);
+    expect(counts.statements).toBe(2);
+    expect(counts.maxRunning).toBe(1);
     const [n] = await rows<{ n: string }>(db, sql`select count(*)::text as n from conversions where txid = 'minbatch'`);
     expect(Number(n.n)).toBe(4);
   });
