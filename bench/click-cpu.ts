@@ -34,8 +34,8 @@ try {
     script: 'src/server.ts',
     env: {
       PUBLIC_URL: 'http://127.0.0.1', TRUST_PROXY: '127.0.0.1', LOG_LEVEL: 'warn', HOST: '127.0.0.1', DATABASE_URL: url, REDIS_URL: benchRedisUrl(), REDIS_PREFIX: prefix,
-      ...(process.env.CLICK_CPU_PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.join(logDir, stamp)}` } : {}),
     },
+    nodeArgs: process.env.CLICK_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(logDir, stamp)}`] : [],
     port: await freePort(),
     logFile: path.join(logDir, `${stamp}-tracker.log`),
     readyPath: '/readyz',

@@ -10,6 +10,7 @@ import { openPostgres, rows } from '../src/db/client.js';
 import { migrate } from '../src/db/migrate.js';
 import { bulkLoadReportData } from '../src/reporting/bulk-load.js';
 import { resolveRange, runReport, type ReportRequest } from '../src/reporting/report-query.js';
+import { foldRollupDeltas } from '../src/reporting/rollup-deltas.js';
 import { parseFilters, parseGroupBy } from '../src/reporting/report-spec.js';
 import { createClickIdGenerator } from '../src/tracking/click-id.js';
 import { createVisitInserter } from '../src/tracking/click-writer.js';
@@ -49,6 +50,7 @@ try {
       }
       console.log(`click writer insert (${process.env.SCALE_UNNEST === '1' ? 'unnest' : 'COPY'}), batches of ${batchSize}, triggers ${triggers ? 'on ' : 'off'}: ${total} rows in ${(ms / 1000).toFixed(1)} s = ${Math.round(total / (ms / 1000))} rows/s`);
     }
+    await foldRollupDeltas(db);
     const [r] = await rows(db, sql`select count(*)::int as n, (select sum(visits)::int from report_visit_rollup where dim_set = 0 and grain = 1440) as rolled from visits`);
     console.log(`visits ${r.n}, in the daily rollup ${r.rolled} (the trigger-off half is not rolled up)`);
     // The writer's rows carry every query parameter and a full user agent, as /click records them

@@ -4,7 +4,7 @@
 import type { LoadResult } from '../load-worker.js';
 import { cpuPercent, median, ratio } from './stats.js';
 import type { TrafficPlan } from './traffic.js';
-import { machineBusyPercent, machineCpu, processCpuMicros, type LoadGenerator } from './procs.js';
+import { machineBusyPercent, machineCpu, processCpuMicros, servicesCpuDelta, servicesCpuMicros, type LoadGenerator } from './procs.js';
 
 export interface Target {
   name: string;
@@ -29,6 +29,9 @@ export interface RoundResult {
   p999: number;
   targetCpuPercent: number | null;
   generatorCpuPercent: number | null;
+  /** Postgres processes together, and Redis, percent of one core. */
+  postgresCpuPercent: number | null;
+  redisCpuPercent: number | null;
   /** All cores together (100 = every core busy): near 100 means the machine, not the server, was the limit. */
   machineCpuPercent: number | null;
 }
@@ -40,6 +43,8 @@ export interface SideSummary {
   p999: number;
   targetCpuPercent: number | null;
   generatorCpuPercent: number | null;
+  postgresCpuPercent: number | null;
+  redisCpuPercent: number | null;
   machineCpuPercent: number | null;
   /** Answers with okStatus over every round, warm-up included (what must match rows afterwards). */
   okTotal: number;
@@ -68,12 +73,16 @@ export interface RoundOptions {
 async function measured(gen: LoadGenerator, t: Target, amount: number, offset: number, connections: number) {
   const cpu0 = processCpuMicros(t.pid);
   const m0 = machineCpu();
+  const s0 = servicesCpuMicros();
   const t0 = Date.now();
   const r: LoadResult = await gen.run({ type: 'autocannon', port: t.port, plan: t.plan, connections, amount, offset });
   const wall = Date.now() - t0;
   const cpu1 = processCpuMicros(t.pid);
   const m1 = machineCpu();
+  const services = servicesCpuDelta(s0, servicesCpuMicros());
   return {
+    postgresCpuPercent: cpuPercent(services.postgres, wall),
+    redisCpuPercent: cpuPercent(services.redis, wall),
     r,
     machineCpuPercent: machineBusyPercent(m0, m1),
     targetCpuPercent: cpu0 !== null && cpu1 !== null ? cpuPercent(cpu1 - cpu0, wall) : null,
@@ -136,11 +145,13 @@ export async function interleave(gen: LoadGenerator, baseline: Target, target: T
         p999: m.r.latency.p999,
         targetCpuPercent: m.targetCpuPercent,
         generatorCpuPercent: m.generatorCpuPercent,
+        postgresCpuPercent: m.postgresCpuPercent,
+        redisCpuPercent: m.redisCpuPercent,
         machineCpuPercent: m.machineCpuPercent,
       });
       opts.log(
         `  round ${round} ${t.name}: ${Math.round(m.r.requestsPerSecond)} req/s, p99 ${m.r.latency.p99.toFixed(2)} ms, ` +
-          `${ok}/${amount} answered ${t.okStatus}, cpu ${m.targetCpuPercent?.toFixed(0)}% (generator ${m.generatorCpuPercent?.toFixed(0)}%, machine ${m.machineCpuPercent?.toFixed(0)}% of all cores)`,
+          `${ok}/${amount} answered ${t.okStatus}, cpu ${m.targetCpuPercent?.toFixed(0)}% (generator ${m.generatorCpuPercent?.toFixed(0)}%, postgres ${m.postgresCpuPercent?.toFixed(0)}%, redis ${m.redisCpuPercent?.toFixed(0)}%, machine ${m.machineCpuPercent?.toFixed(0)}% of all cores)`,
       );
     }
   }
@@ -158,6 +169,8 @@ export async function interleave(gen: LoadGenerator, baseline: Target, target: T
       p999: median(rs.map((r) => r.p999)),
       targetCpuPercent: pick((r) => r.targetCpuPercent),
       generatorCpuPercent: pick((r) => r.generatorCpuPercent),
+      postgresCpuPercent: pick((r) => r.postgresCpuPercent),
+      redisCpuPercent: pick((r) => r.redisCpuPercent),
       machineCpuPercent: pick((r) => r.machineCpuPercent),
       okTotal: tot.ok,
       otherTotal: tot.other,

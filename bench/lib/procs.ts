@@ -2,7 +2,7 @@
 // process on loopback, with CPU time and peak RSS read from /proc so the report can say who used what.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { openSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +38,42 @@ export function processCpuMicros(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * CPU time so far of every Postgres and Redis process (backends, background workers,
+ * redis-server), in microseconds, keyed by pid: the services the tracker leans on compete with it
+ * for the same cores, so a round reports their share too.
+ */
+export function servicesCpuMicros(): Map<number, { service: Service; micros: number }> {
+  const out = new Map<number, { service: Service; micros: number }>();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (e.charCodeAt(0) < 48 || e.charCodeAt(0) > 57) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const service = comm === 'postgres' ? 'postgres' : comm === 'redis-server' ? 'redis' : null;
+    if (service) out.set(Number(e), { service, micros: (parseProcStatCpuTicks(stat) * 1e6) / CLK_TCK });
+  }
+  return out;
+}
+export type Service = 'postgres' | 'redis';
+
+/** CPU used per service between two servicesCpuMicros() readings; a process started in between counts from zero. */
+export function servicesCpuDelta(a: ReturnType<typeof servicesCpuMicros>, b: ReturnType<typeof servicesCpuMicros>): Record<Service, number> {
+  const sum: Record<Service, number> = { postgres: 0, redis: 0 };
+  for (const [pid, v] of b) sum[v.service] += v.micros - (a.get(pid)?.micros ?? 0);
+  return sum;
 }
 
 /** Whole-machine CPU counters; busy/total between two readings is how saturated the machine was. */
@@ -84,12 +120,14 @@ export interface SpawnOptions {
   /** A URL path that answers 200 when the process is ready. */
   readyPath: string;
   readyTimeoutMs?: number;
+  /** Node flags before the script (--cpu-prof and friends, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
 }
 
 /** Runs a TypeScript entry with `node --import tsx` (one process, so its pid is the one measured). */
 export async function spawnNode(opts: SpawnOptions): Promise<NodeProcess> {
   const out = openSync(opts.logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', opts.script], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', opts.script], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production', ...opts.env, PORT: String(opts.port) },
     stdio: ['ignore', out, out],

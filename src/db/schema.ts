@@ -406,6 +406,21 @@ export const reportVisitRollup = pgTable(
 );
 
 /**
+ * Visit sums not yet folded into report_visit_rollup: the visits and lander_clicks triggers append
+ * each batch's 15-minute groups here (no index, no shared row), and src/reporting/rollup-deltas.ts
+ * folds them every second and before every report. Upserting the rollup from every batch cost
+ * Postgres more CPU than the batch's COPY (see src/reporting/README.md).
+ */
+const { dimSet: _dimSet, grain: _grain, ...visitDeltaDimensions } = rollupDimensions;
+export const reportVisitDelta = pgTable('report_visit_delta', {
+  ...visitDeltaDimensions,
+  visits: integer('visits').notNull(),
+  uniqueVisits: integer('unique_visits').notNull(),
+  clicks: integer('clicks').notNull(),
+  cost: money('cost').notNull(),
+});
+
+/**
  * Conversions per bucket, dimensions, type and status, once keyed by the visit's time
  * (attribution 'visit') and once by the postback's time ('postback'). Maintained by triggers.
  */

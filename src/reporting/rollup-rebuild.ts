@@ -28,22 +28,25 @@ const rollUp = (set: number, fromGrain: number, toGrain: number) => sql`insert i
  * loaded the rows with the triggers disabled, so no concurrent batch falls between the two.
  */
 export async function rebuildReportRollups(db: Db): Promise<void> {
-  // Pending conversion deltas are already counted by the rebuild from raw rows.
-  await db.execute(sql`truncate report_visit_rollup, report_conversion_rollup, report_conversion_delta`);
+  // Pending deltas are already counted by the rebuild from raw rows.
+  await db.execute(sql`truncate report_visit_rollup, report_conversion_rollup, report_visit_delta, report_conversion_delta`);
   // Sets 0 and 1 from one scan: 15-minute groups of the traffic dimensions, fanned out by the
-  // same key function the triggers use (visitor columns empty, so only sets 0 and 1 are kept).
+  // same key list and key columns the folds use (migration 0013; visitor columns empty, so only
+  // sets 0 and 1 are kept).
+  const [{ keyColumns, keys }] = await rows<{ keyColumns: string; keys: string }>(
+    db,
+    sql`select tracklane_rollup_key_columns_sql() as "keyColumns", tracklane_rollup_keys_sql() as keys`,
+  );
   await db.execute(sql`insert into report_visit_rollup (${VISIT_COLUMNS})
-    select k.dim_set, k.grain, date_bin(make_interval(mins => k.grain), b.q, ${ORIGIN}), b.campaign_id, b.traffic_source_id, k.offer_id, k.lander_id,
-      k.affiliate_network_id, k.rule_index, k.path_index, b.country, k.device, k.os, k.browser, k.language, b.is_bot,
-      sum(b.visits)::int, sum(b.unique_visits)::int, sum(b.clicks)::int, sum(b.cost)
+    select ${sql.raw(keyColumns)}, sum(b.visits)::int, sum(b.unique_visits)::int, sum(b.clicks)::int, sum(b.cost)
     from (
-      select date_bin(interval '15 minutes', v.visited_at, ${ORIGIN}) as q, v.campaign_id, v.traffic_source_id, coalesce(v.offer_id, 0) as offer_id,
+      select date_bin(interval '15 minutes', v.visited_at, ${ORIGIN}) as bucket, v.campaign_id, v.traffic_source_id, coalesce(v.offer_id, 0) as offer_id,
         coalesce(v.lander_id, 0) as lander_id, coalesce(v.affiliate_network_id, 0) as affiliate_network_id, v.rule_index, v.path_index,
-        coalesce(v.country, '') as country, v.is_bot,
+        coalesce(v.country, '') as country, '' as device, '' as os, '' as browser, '' as language, v.is_bot,
         count(*) as visits, count(*) filter (where v.is_unique) as unique_visits, count(*) filter (where v.clicked) as clicks, sum(v.cost) as cost
       from ${clickedVisits} v
-      group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
-    ) b cross join lateral tracklane_rollup_keys(b.offer_id, b.lander_id, b.affiliate_network_id, b.rule_index, b.path_index, '', '', '', '') k
+      group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 14
+    ) b cross join ${sql.raw(keys)}
     where k.dim_set in (0, 1)
     group by ${KEY} order by ${KEY}`);
   // Sets 2-5 (one visitor dimension each) hourly from a second scan, then days from hours.

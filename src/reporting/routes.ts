@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import type { Db } from '../db/client.js';
 import { notFound } from '../http/errors.js';
-import { startConversionDeltaFolder } from './conversion-deltas.js';
+import { startRollupDeltaFolder } from './rollup-deltas.js';
 import { csvLine, reportCsv } from './csv.js';
 import { logColumns, readLog, type LogKind } from './raw-logs.js';
 import { resolveRange, runReport, type ReportRequest } from './report-query.js';
@@ -117,7 +117,7 @@ function sendCsv(reply: FastifyReply, filename: string, lines: AsyncIterable<str
 
 export const reportingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fastify, { ctx }) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
-  if (ctx.config.ROLLUP_FOLD_MS > 0) startConversionDeltaFolder(ctx, ctx.config.ROLLUP_FOLD_MS);
+  if (ctx.config.ROLLUP_FOLD_MS > 0) startRollupDeltaFolder(ctx, ctx.config.ROLLUP_FOLD_MS);
 
   app.get(
     '/reports',

@@ -3,7 +3,7 @@
 // insert batcher (a few batches in flight, duplicates still decided by the unique index).
 import { eq, sql } from 'drizzle-orm';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { insertConversions, createInsertBatcher, type InsertRequest } from '../../src/attribution/insert-batcher.js';
 import { rows } from '../../src/db/client.js';
 import { conversions } from '../../src/db/schema.js';
@@ -149,6 +149,10 @@ describe.each(BACKENDS)('hot path on %s', (backend) => {
     // Counts statements running at once through the database's own view of the batcher's inserts.
     const { watched, counts } = countStatements(db);
     const batcher = createInsertBatcher(watched, { maxInFlight: 3 });
+    // On Postgres a lock held elsewhere keeps the first batch from committing before the others are
+    // sent (on a busy machine it sometimes did), so the three are certainly in flight together.
+    const blocker = backend === 'postgres' ? await t.app.ctx.database.pool!.connect() : undefined;
+    await blocker?.query('begin; lock table conversions in share mode');
     // Three waves a turn apart, each its own batch, all in flight together: the unique index, not
     // the order, decides which of two identical postbacks gets the row.
     const first = visits.map((v, i) => batcher.insert(request(v.clickId, `tx${i}`)));
@@ -156,6 +160,11 @@ describe.each(BACKENDS)('hot path on %s', (backend) => {
     const repeats = visits.map((v, i) => batcher.insert(request(v.clickId, `tx${i}`)));
     await new Promise((r) => setImmediate(r));
     const sameBatch = [batcher.insert(request(visits[0].clickId, 'twin')), batcher.insert(request(visits[0].clickId, 'twin'))];
+    if (blocker) {
+      await vi.waitFor(() => expect(counts.running).toBeGreaterThanOrEqual(2));
+      await blocker.query('commit');
+      blocker.release();
+    }
     const [ids, repeatIds, twins] = await Promise.all([Promise.all(first), Promise.all(repeats), Promise.all(sameBatch)]);
     await batcher.drain();
     expect(counts.statements).toBeGreaterThanOrEqual(2);

@@ -1,11 +1,11 @@
-// Conversions reach the rollup through report_conversion_delta: nothing is counted twice or lost
-// when folds run together, status changes move money between statuses, and the background fold
-// (off here, ROLLUP_FOLD_MS=0) is not needed for a report to be exact.
+// Visits and conversions reach the rollups through report_visit_delta and report_conversion_delta:
+// nothing is counted twice or lost when folds run together, status changes move money between
+// statuses, and the background fold (off here, ROLLUP_FOLD_MS=0) is not needed for a report to be exact.
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rows, type Db } from '../../src/db/client.js';
 import { bulkLoadReportData } from '../../src/reporting/bulk-load.js';
-import { foldConversionDeltas, vacuumConversionDeltas } from '../../src/reporting/conversion-deltas.js';
+import { foldRollupDeltas, vacuumRollupDeltas } from '../../src/reporting/rollup-deltas.js';
 import { authHeaders, BACKENDS, setupTestApp } from '../helpers/test-app.js';
 
 const END = new Date('2024-03-12T00:00:00Z');
@@ -24,9 +24,27 @@ async function byStatus(db: Db) {
   return { rollup, raw };
 }
 
-const pending = async (db: Db) => Number((await rows<{ n: number }>(db, sql`select count(*)::int as n from report_conversion_delta`))[0].n);
+/** Per campaign: visits, unique visits, clicks and cost in the daily set-0 rollup, and in raw rows. */
+async function visitsByCampaign(db: Db) {
+  const rollup = await rows(
+    db,
+    sql`select campaign_id, sum(visits)::int as visits, sum(unique_visits)::int as uniques, sum(clicks)::int as clicks, sum(cost)::numeric(18, 6)::text as cost
+      from report_visit_rollup where dim_set = 0 and grain = 1440 group by 1 order by 1`,
+  );
+  const raw = await rows(
+    db,
+    sql`select v.campaign_id, count(*)::int as visits, (count(*) filter (where v.is_unique))::int as uniques,
+        (count(*) filter (where v.lander_id is null or exists (select 1 from lander_clicks lc where lc.click_id = v.click_id)))::int as clicks,
+        sum(v.cost)::numeric(18, 6)::text as cost
+      from visits v group by 1 order by 1`,
+  );
+  return { rollup, raw };
+}
 
-describe.each(BACKENDS)('conversion deltas on %s', (backend) => {
+const pending = async (db: Db, table: 'report_conversion_delta' | 'report_visit_delta' = 'report_conversion_delta') =>
+  Number((await rows<{ n: number }>(db, sql`select count(*)::int as n from ${sql.identifier(table)}`))[0].n);
+
+describe.each(BACKENDS)('rollup deltas on %s', (backend) => {
   let t: Awaited<ReturnType<typeof setupTestApp>>;
   let db: Db;
 
@@ -37,14 +55,36 @@ describe.each(BACKENDS)('conversion deltas on %s', (backend) => {
   }, 60_000);
   afterAll(async () => t?.close());
 
-  it('new conversions wait as deltas, and folds run together count each once', async () => {
+  it('new visits and conversions wait as deltas, and folds run together count each once', async () => {
     expect(await pending(db)).toBe(60);
+    // Each batch adds its 15-minute groups, so a few rows stand for many visits.
+    expect(await pending(db, 'report_visit_delta')).toBeGreaterThan(0);
+    expect((await visitsByCampaign(db)).rollup).toEqual([]);
     expect((await byStatus(db)).rollup).toEqual([]);
-    await Promise.all([foldConversionDeltas(db), foldConversionDeltas(db), foldConversionDeltas(db, { wait: false })]);
+    await Promise.all([foldRollupDeltas(db), foldRollupDeltas(db), foldRollupDeltas(db, { wait: false })]);
     expect(await pending(db)).toBe(0);
+    expect(await pending(db, 'report_visit_delta')).toBe(0);
     const { rollup, raw } = await byStatus(db);
     expect(raw.reduce((s, r) => s + r.n, 0)).toBe(60);
     expect(rollup).toEqual(raw);
+    const visits = await visitsByCampaign(db);
+    expect(visits.raw.reduce((s, r) => s + Number(r.visits), 0)).toBe(400);
+    expect(visits.rollup).toEqual(visits.raw);
+  });
+
+  it("a lander click-through after the visit's batch reaches the rollup as a click through the delta", async () => {
+    const [v] = await rows<{ click_id: string; campaign_id: number }>(
+      db,
+      sql`select click_id, campaign_id from visits v where lander_id is not null and not exists (select 1 from lander_clicks lc where lc.click_id = v.click_id) limit 1`,
+    );
+    expect(v).toBeDefined();
+    const before = (await visitsByCampaign(db)).rollup.find((r) => r.campaign_id === v.campaign_id)!;
+    await db.execute(sql`insert into lander_clicks (click_id, slot, clicked_at, visited_at, campaign_id) select click_id, s, now(), visited_at, campaign_id from visits, generate_series(1, 2) s where click_id = ${v.click_id}`);
+    expect(await pending(db, 'report_visit_delta')).toBe(1);
+    await foldRollupDeltas(db);
+    const after = await visitsByCampaign(db);
+    expect(after.rollup.find((r) => r.campaign_id === v.campaign_id)!.clicks).toBe(Number(before.clicks) + 1);
+    expect(after.rollup).toEqual(after.raw);
   });
 
   it('a status change moves the count and money when folded; a report folds first', async () => {
@@ -61,6 +101,6 @@ describe.each(BACKENDS)('conversion deltas on %s', (backend) => {
     expect(rollup).toEqual(raw);
     const approved = raw.find((r) => r.status === 'approved');
     expect(res.json().totals.conversions).toBe(approved?.n ?? 0);
-    await vacuumConversionDeltas(db);
+    await vacuumRollupDeltas(db);
   });
 });

@@ -7,7 +7,7 @@ import { rows, type Db } from '../../src/db/client.js';
 import { bulkLoadReportData } from '../../src/reporting/bulk-load.js';
 import { resolveRange, runReport, type ReportRequest } from '../../src/reporting/report-query.js';
 import { parseFilters, parseGroupBy } from '../../src/reporting/report-spec.js';
-import { foldConversionDeltas } from '../../src/reporting/conversion-deltas.js';
+import { foldRollupDeltas } from '../../src/reporting/rollup-deltas.js';
 import { rebuildReportRollups } from '../../src/reporting/rollup-rebuild.js';
 import { BACKENDS, setupTestApp } from '../helpers/test-app.js';
 
@@ -15,8 +15,8 @@ const END = new Date('2024-03-12T00:00:00Z');
 
 /** Every rollup row that carries something, in key order, as text (exact money). */
 async function snapshot(db: Db) {
-  // Conversions reach the rollup table through deltas; reports fold them first, and so does this.
-  await foldConversionDeltas(db);
+  // Visits and conversions reach the rollup tables through deltas; reports fold them first, and so does this.
+  await foldRollupDeltas(db);
   const visits = await rows(
     db,
     sql`select dim_set, grain, bucket::text, campaign_id, traffic_source_id, offer_id, lander_id, affiliate_network_id, rule_index, path_index, country, device, os, browser, language, is_bot,

@@ -1,0 +1,20 @@
+CREATE TABLE "report_visit_delta" (
+	"bucket" timestamp with time zone NOT NULL,
+	"campaign_id" integer NOT NULL,
+	"traffic_source_id" integer NOT NULL,
+	"offer_id" integer NOT NULL,
+	"lander_id" integer NOT NULL,
+	"affiliate_network_id" integer NOT NULL,
+	"rule_index" smallint NOT NULL,
+	"path_index" smallint NOT NULL,
+	"country" varchar(2) NOT NULL,
+	"device" text NOT NULL,
+	"os" text NOT NULL,
+	"browser" text NOT NULL,
+	"language" varchar(8) NOT NULL,
+	"is_bot" boolean NOT NULL,
+	"visits" integer NOT NULL,
+	"unique_visits" integer NOT NULL,
+	"clicks" integer NOT NULL,
+	"cost" numeric(18, 6) NOT NULL
+);
