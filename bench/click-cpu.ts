@@ -6,6 +6,7 @@
 //   npx tsx bench/click-cpu.ts                      # 3 rounds of 20,000 requests each
 //   CLICK_CPU_REQUESTS=10000 CLICK_CPU_ROUNDS=5 npx tsx bench/click-cpu.ts
 //   CLICK_CPU_PROFILE=1 npx tsx bench/click-cpu.ts  # also writes a tracker --cpu-prof to /tmp
+//   CLICK_CPU_NODE_ARGS="--import ./bench/lib/alloc-probe.mjs" npx tsx bench/click-cpu.ts  # allocations
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,7 +36,11 @@ try {
     env: {
       PUBLIC_URL: 'http://127.0.0.1', TRUST_PROXY: '127.0.0.1', LOG_LEVEL: 'warn', HOST: '127.0.0.1', DATABASE_URL: url, REDIS_URL: benchRedisUrl(), REDIS_PREFIX: prefix,
     },
-    nodeArgs: process.env.CLICK_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(logDir, stamp)}`] : [],
+    nodeArgs: [
+      ...(process.env.CLICK_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(logDir, stamp)}`] : []),
+      // Other flags for the tracker: `CLICK_CPU_NODE_ARGS="--import ./bench/lib/alloc-probe.mjs"`.
+      ...(process.env.CLICK_CPU_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
+    ],
     port: await freePort(),
     logFile: path.join(logDir, `${stamp}-tracker.log`),
     readyPath: '/readyz',
