@@ -45,6 +45,8 @@ export interface LoadResult {
   serviceLatency?: LatencySummary;
   /** Fixed rate only: how late the generator sent, at worst. */
   maxSendLagMs?: number;
+  /** Fixed rate: per second of the run, the slowest answer (from scheduled send, ms) and how many took over 5 ms. */
+  perSecond?: { maxMs: number; over5ms: number }[];
   /** The generator's own CPU (user + system) over the job, in microseconds. */
   generatorCpuMicros: number;
 }
@@ -171,8 +173,23 @@ async function runFixedRate(job: FixedRateJob): Promise<LoadResult> {
     latency: summarizeLatency(ok(fromScheduled)),
     serviceLatency: summarizeLatency(ok(fromSent)),
     maxSendLagMs: maxLag,
+    perSecond: perSecond(fromScheduled, job.rate),
     generatorCpuMicros: cpu.user + cpu.system,
   };
+}
+
+/** Where in time the slow answers were: one stall shows as one bad second, a general tail as many. */
+function perSecond(fromScheduled: Float64Array, rate: number) {
+  const out: { maxMs: number; over5ms: number }[] = [];
+  for (let i = 0; i < fromScheduled.length; i++) {
+    const v = fromScheduled[i];
+    if (Number.isNaN(v)) continue;
+    const s = Math.floor(i / rate);
+    out[s] ??= { maxMs: 0, over5ms: 0 };
+    out[s].maxMs = Math.max(out[s].maxMs, Number(v.toFixed(1)));
+    if (v > 5) out[s].over5ms++;
+  }
+  return Array.from(out, (x) => x ?? { maxMs: 0, over5ms: 0 });
 }
 
 export function runJob(job: LoadJob): Promise<LoadResult> {

@@ -149,6 +149,7 @@ interface RedirectSection extends InterleavedResult {
     serviceP99: number;
     serviceP999: number;
     maxSendLagMs: number | null;
+    perSecond: { maxMs: number; over5ms: number }[];
     generatorCpuPercent: number | null;
   };
 }
@@ -280,9 +281,11 @@ async function redirectPhase(
     serviceP99: f.serviceLatency!.p99,
     serviceP999: f.serviceLatency!.p999,
     maxSendLagMs: f.maxSendLagMs ?? null,
+    perSecond: f.perSecond ?? [],
     generatorCpuPercent: cpuPercent(f.generatorCpuMicros, f.wallMs),
   };
   log(`  p50 ${f.latency.p50.toFixed(2)} ms, p99 ${f.latency.p99.toFixed(2)} ms, p99.9 ${f.latency.p999.toFixed(2)} ms (from scheduled send); ${f302} answered 302`);
+  log(`  per second, slowest answer ms / answers over 5 ms: ${fixedRate.perSecond.map((x) => `${x.maxMs}/${x.over5ms}`).join(' ')}`);
 
   log(`\n== Visits in Postgres vs redirects answered (${answered})`);
   const w = await waitForCount(countVisits(database, campaign.campaignId), answered);
