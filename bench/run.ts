@@ -88,6 +88,8 @@ async function startTracker(name: string, extra: Record<string, string>): Promis
   const proc = await spawnNode({
     script: 'src/server.ts',
     env: trackerEnv(extra),
+    // Flags NODE_OPTIONS refuses (`BENCH_TRACKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`).
+    nodeArgs: (env.BENCH_TRACKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
     port,
     logFile: path.join(workDir, `${name}.log`),
     readyPath: '/readyz',
