@@ -9,14 +9,8 @@ import { foldRollupDeltas } from '../src/reporting/rollup-deltas.js';
 import { createClickIdGenerator } from '../src/tracking/click-id.js';
 import { createBenchDatabase, dropBenchDatabase, seedCampaign } from './lib/bench-db.js';
 import { servicesCpuDelta, servicesCpuMicros } from './lib/procs.js';
+import { variedVisitor } from './lib/varied.js';
 
-const COUNTRIES = 'US GB DE FR ES IT NL BR MX CA AU JP IN ID PH TR PL RU UA ZA NG EG AR CO CL SE NO DK FI BE CH AT PT GR RO HU CZ VN TH MY'.split(' ');
-const LANGUAGES = ['en', 'de', 'fr', 'es', 'pt'];
-const DEVICES = [
-  { device: 'mobile', os: 'iOS', browser: 'Mobile Safari' }, { device: 'mobile', os: 'Android', browser: 'Chrome' },
-  { device: 'desktop', os: 'Windows', browser: 'Chrome' }, { device: 'desktop', os: 'Mac OS', browser: 'Safari' },
-  { device: 'tablet', os: 'iOS', browser: 'Safari' }, { device: 'desktop', os: 'Windows', browser: 'Edge' }, { device: 'mobile', os: 'Android', browser: 'Samsung Browser' },
-];
 const ROWS = Number(process.env.CONVERSION_COST_ROWS ?? 8000);
 const SIZES = (process.env.CONVERSION_COST_BATCHES ?? '1,8,32,128').split(',').map(Number);
 
@@ -30,7 +24,7 @@ try {
       clickId: ids.next(), type: 'conversion', txid: `tx${i}`, status: 'approved', payout: '12.5', originalPayout: '12.5', originalCurrency: 'USD', cost: '0.05',
       visitedAt: new Date(Date.now() - 60_000), convertedAt: new Date(), campaignId: campaign.campaignId, trafficSourceId: campaign.trafficSourceId,
       // As varied as the benchmark's visits (bench/rollup-cost.ts), which the conversions copy.
-      offerId: campaign.offerId, country: COUNTRIES[i % COUNTRIES.length], ...DEVICES[i % DEVICES.length], language: LANGUAGES[i % LANGUAGES.length], isBot: false,
+      offerId: campaign.offerId, ...variedVisitor(i), isBot: false,
       tsCampaign: '23850000001', tsAdset: '23851000002', tsAd: '23852000003', tsPlacement: 'Instagram_Stories', externalId: `IwAR${i}`,
       params: { campaign_id: '23850000001', adset_id: '23851000002', ad_id: '23852000003', placement: 'Instagram_Stories', fbclid: `IwAR${i}` },
       postbackParams: { cid: 'x', payout: '12.5', txid: `tx${i}` },

@@ -13,15 +13,10 @@ import { createVisitInserter } from '../src/tracking/click-writer.js';
 import { syntheticVisit } from './ingest.js';
 import { createBenchDatabase, dropBenchDatabase, seedCampaign } from './lib/bench-db.js';
 import { servicesCpuDelta, servicesCpuMicros } from './lib/procs.js';
+import { variedVisitor } from './lib/varied.js';
 
 const VISITS = Number(process.env.ROLLUP_COST_VISITS ?? 60_000);
 const BATCH = 3000;
-const COUNTRIES = 'US GB DE FR ES IT NL BR MX CA AU JP IN ID PH TR PL RU UA ZA NG EG AR CO CL SE NO DK FI BE CH AT PT GR RO HU CZ VN TH MY'.split(' ');
-const LANGUAGES = ['en', 'de', 'fr', 'es', 'pt'];
-const DEVICES = [
-  ['mobile', 'iOS', 'Mobile Safari'], ['mobile', 'Android', 'Chrome'], ['desktop', 'Windows', 'Chrome'], ['desktop', 'Mac OS', 'Safari'],
-  ['tablet', 'iOS', 'Safari'], ['desktop', 'Windows', 'Edge'], ['mobile', 'Android', 'Samsung Browser'],
-];
 
 /** Postgres CPU (µs) and wall time (ms) of `work`. */
 async function measure(work: () => Promise<unknown>) {
@@ -44,9 +39,7 @@ try {
       await insert(
         Array.from({ length: Math.min(BATCH, VISITS - done) }, (_, k) => {
           const i = done + k;
-          const [device, os, browser] = DEVICES[i % DEVICES.length];
-          const country = COUNTRIES[(Math.imul(i + 7, 2654435761) >>> 0) % COUNTRIES.length];
-          return { ...syntheticVisit(campaign, ids.next(), i, at), country, language: LANGUAGES[i % LANGUAGES.length], device, os, browser };
+          return { ...syntheticVisit(campaign, ids.next(), i, at), ...variedVisitor(i) };
         }),
       );
     }
