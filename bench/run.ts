@@ -152,6 +152,8 @@ interface RedirectSection extends InterleavedResult {
     serviceP999: number;
     maxSendLagMs: number | null;
     perSecond: { maxMs: number; over5ms: number }[];
+    /** The baseline on the same fixed-rate schedule, just before. */
+    baselineControl: { p50: number; p99: number; p999: number; perSecond: { maxMs: number; over5ms: number }[] };
     generatorCpuPercent: number | null;
   };
 }
@@ -259,6 +261,11 @@ async function redirectPhase(
   let fixedRate: RedirectSection['fixedRate'];
   const rate = Math.max(10, Math.floor(r.target.requestsPerSecond / 2));
   log(`\n== Latency at a fixed rate: ${rate} req/s (half the measured maximum) for ${SETTINGS.fixedSeconds} s`);
+  // The same schedule on the baseline first: the generator, the kernel and the other processes on
+  // these cores add their own tail, and this says how much of the tracker's is theirs.
+  const c = await gen.run({ type: 'fixed', port: baseTarget.port, plan: target.plan, rate, durationS: SETTINGS.fixedSeconds, offset: 20_000_000, maxSockets: 64 });
+  const control = { p50: c.latency.p50, p99: c.latency.p99, p999: c.latency.p999, perSecond: c.perSecond ?? [] };
+  log(`  baseline (control): p50 ${c.latency.p50.toFixed(2)} ms, p99 ${c.latency.p99.toFixed(2)} ms, p99.9 ${c.latency.p999.toFixed(2)} ms`);
   const f = await gen.run({
     type: 'fixed',
     port: tracker.port,
@@ -284,9 +291,10 @@ async function redirectPhase(
     serviceP999: f.serviceLatency!.p999,
     maxSendLagMs: f.maxSendLagMs ?? null,
     perSecond: f.perSecond ?? [],
+    baselineControl: control,
     generatorCpuPercent: cpuPercent(f.generatorCpuMicros, f.wallMs),
   };
-  log(`  p50 ${f.latency.p50.toFixed(2)} ms, p99 ${f.latency.p99.toFixed(2)} ms, p99.9 ${f.latency.p999.toFixed(2)} ms (from scheduled send); ${f302} answered 302`);
+  log(`  tracker: p50 ${f.latency.p50.toFixed(2)} ms, p99 ${f.latency.p99.toFixed(2)} ms, p99.9 ${f.latency.p999.toFixed(2)} ms (from scheduled send); ${f302} answered 302`);
   log(`  per second, slowest answer ms / answers over 5 ms: ${fixedRate.perSecond.map((x) => `${x.maxMs}/${x.over5ms}`).join(' ')}`);
 
   log(`\n== Visits in Postgres vs redirects answered (${answered})`);
@@ -397,7 +405,11 @@ function printSummary(r: Results) {
   if (has(r.redirect)) {
     addPair('/click (Postgres+Redis)', r.redirect, r.redirect.trackerPeakRssMb);
     const f = r.redirect.fixedRate;
-    if (f) lines.push([`/click fixed ${f.rate} req/s`, f.answered302 / f.seconds, f.p50, f.p99, f.p999, null, f.generatorCpuPercent, null, null, null, null, null]);
+    if (f) {
+      const b = f.baselineControl;
+      lines.push([`/click fixed ${f.rate} req/s baseline`, f.rate, b.p50, b.p99, b.p999, null, null, null, null, null, null, null]);
+      lines.push([`/click fixed ${f.rate} req/s tracker`, f.answered302 / f.seconds, f.p50, f.p99, f.p999, null, f.generatorCpuPercent, null, null, null, null, null]);
+    }
   }
   if (has(r.postback)) addPair('/postback', r.postback, null);
   if (has(r.embedded)) addPair('/click (embedded)', r.embedded, r.embedded.trackerPeakRssMb);
