@@ -2,9 +2,9 @@
 // apart from the tracker's. Two kinds of job: autocannon at full speed (closed loop, N connections)
 // and a fixed-rate open loop that times every answer from its scheduled send time, so a slow
 // answer delays the clock of the requests behind it instead of hiding them (coordinated omission).
-import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
+import { RawHttpPool } from './lib/raw-http.js';
 import { summarizeLatency, type LatencySummary } from './lib/stats.js';
 import { planRequest, type TrafficPlan } from './lib/traffic.js';
 
@@ -100,7 +100,8 @@ async function runAutocannon(job: AutocannonJob): Promise<LoadResult> {
 }
 
 async function runFixedRate(job: FixedRateJob): Promise<LoadResult> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: job.maxSockets });
+  const pool = new RawHttpPool(job.port, job.maxSockets);
+  await pool.open();
   const total = Math.max(1, Math.round(job.rate * job.durationS));
   const interval = 1000 / job.rate;
   const fromScheduled = new Float64Array(total).fill(NaN);
@@ -127,23 +128,18 @@ async function runFixedRate(job: FixedRateJob): Promise<LoadResult> {
       const sentAt = performance.now();
       maxLag = Math.max(maxLag, sentAt - scheduled);
       const r = planRequest(job.plan, job.offset + i);
-      const req = http.get({ host: '127.0.0.1', port: job.port, path: r.path, headers: r.headers, agent, timeout: 10_000 }, (res) => {
-        res.resume();
-        res.on('end', () => {
+      pool.request(r.path, r.headers, {
+        onAnswer: (a) => {
           const end = performance.now();
           fromScheduled[i] = end - scheduled;
           fromSent[i] = end - sentAt;
-          statuses[res.statusCode ?? 0] = (statuses[res.statusCode ?? 0] ?? 0) + 1;
+          statuses[a.status] = (statuses[a.status] ?? 0) + 1;
           done();
-        });
-      });
-      req.on('timeout', () => {
-        timeouts++;
-        req.destroy(new Error('timeout'));
-      });
-      req.on('error', () => {
-        errors++;
-        done();
+        },
+        onError: () => {
+          errors++;
+          done();
+        },
       });
     };
     // Timers fire at 1 ms granularity, so each tick sends every request that has come due; the
@@ -160,7 +156,9 @@ async function runFixedRate(job: FixedRateJob): Promise<LoadResult> {
   });
   const wallMs = performance.now() - start;
   const cpu = process.cpuUsage(cpu0);
-  agent.destroy();
+  // Still unanswered when the deadline passed.
+  timeouts = total - finished;
+  pool.close();
   const answered = Object.values(statuses).reduce((a, b) => a + b, 0);
   const ok = (a: Float64Array) => Array.from(a).filter((v) => !Number.isNaN(v));
   return {
