@@ -134,24 +134,42 @@ BEGIN
 END
 $$;
 --> statement-breakpoint
--- The visit counterpart of tracklane_fold_conversion_deltas (migration 0011), under its own lock.
-CREATE OR REPLACE FUNCTION tracklane_fold_visit_deltas(wait boolean) RETURNS integer
+-- Moves every committed row of `delta_table` into its rollup with `upsert_sql` (which reads the
+-- deleted rows as `d`), under the transaction-level advisory lock `lock_key` so folds of several
+-- instances never queue on the same rollup rows: `wait` = false gives up at once when another fold
+-- holds it (the background worker), true waits for it (a report, which must read what that fold
+-- commits). Deltas written by transactions still open are invisible to the DELETE and stay for the
+-- next fold. Returns the number of rollup rows changed.
+CREATE OR REPLACE FUNCTION tracklane_fold_deltas(delta_table text, lock_key bigint, upsert_sql text, wait boolean) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
   folded integer;
+  pending boolean;
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM report_visit_delta) THEN
+  EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I)', delta_table) INTO pending;
+  IF NOT pending THEN
     RETURN 0;
   END IF;
   IF wait THEN
-    PERFORM pg_advisory_xact_lock(7482302);
-  ELSIF NOT pg_try_advisory_xact_lock(7482302) THEN
+    PERFORM pg_advisory_xact_lock(lock_key);
+  ELSIF NOT pg_try_advisory_xact_lock(lock_key) THEN
     RETURN 0;
   END IF;
-  EXECUTE 'WITH d AS (DELETE FROM report_visit_delta RETURNING *) ' || tracklane_visit_rollup_from_sql('d');
+  EXECUTE format('WITH d AS (DELETE FROM %I RETURNING *) ', delta_table) || upsert_sql;
   GET DIAGNOSTICS folded = ROW_COUNT;
   RETURN folded;
 END
+$$;
+--> statement-breakpoint
+CREATE OR REPLACE FUNCTION tracklane_fold_visit_deltas(wait boolean) RETURNS integer
+LANGUAGE sql AS $$
+  SELECT tracklane_fold_deltas('report_visit_delta', 7482302, tracklane_visit_rollup_from_sql('d'), wait)
+$$;
+--> statement-breakpoint
+-- Migration 0011's function, now on the shared fold (same lock, same statement).
+CREATE OR REPLACE FUNCTION tracklane_fold_conversion_deltas(wait boolean) RETURNS integer
+LANGUAGE sql AS $$
+  SELECT tracklane_fold_deltas('report_conversion_delta', 7482301, tracklane_conversion_rollup_sql('d'), wait)
 $$;
 --> statement-breakpoint
 -- Replaced by the functions above.
