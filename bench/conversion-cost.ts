@@ -12,6 +12,7 @@ import { servicesCpuDelta, servicesCpuMicros } from './lib/procs.js';
 import { variedVisitor } from './lib/varied.js';
 
 const ROWS = Number(process.env.CONVERSION_COST_ROWS ?? 8000);
+const CONCURRENCY = Number(process.env.CONVERSION_COST_CONCURRENCY ?? 1);
 const SIZES = (process.env.CONVERSION_COST_BATCHES ?? '1,8,32,128').split(',').map(Number);
 
 const name = `tracklane_bench_conversioncost_${process.pid}`;
@@ -33,12 +34,21 @@ try {
   });
   // Experiments: CONVERSION_COST_SQL="alter table ... disable trigger ..." runs first.
   if (process.env.CONVERSION_COST_SQL) await database.pool!.query(process.env.CONVERSION_COST_SQL);
+  let base = 0;
   for (const size of SIZES) {
     const s0 = servicesCpuMicros();
     const t0 = performance.now();
-    for (let done = 0; done < ROWS; done += size) {
-      await insertConversions(database.db, Array.from({ length: Math.min(size, ROWS - done) }, (_, k) => request(done + k)));
-    }
+    // CONVERSION_COST_CONCURRENCY batches in flight at once, as the insert batcher runs them.
+    let next = 0;
+    const lane = async () => {
+      while (next < ROWS) {
+        const from = next;
+        next += size;
+        await insertConversions(database.db, Array.from({ length: Math.min(size, ROWS - from) }, (_, k) => request(base + from + k)));
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+    base += ROWS;
     const ms = performance.now() - t0;
     const pg = servicesCpuDelta(s0, servicesCpuMicros()).postgres;
     console.log(`batches of ${String(size).padStart(4)}: ${(pg / ROWS).toFixed(1).padStart(6)} µs Postgres CPU and ${((ms * 1000) / ROWS).toFixed(1).padStart(6)} µs wall per conversion`);
