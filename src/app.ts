@@ -12,6 +12,7 @@ import { requireApiKey } from './http/auth.js';
 import { registerErrorHandling } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
 import { cachedProxyTrust } from './http/ip.js';
+import { createMetrics, metricsRoutes } from './http/metrics.js';
 import { registerOpenApi } from './http/openapi.js';
 import { rejectNulCharacters } from './http/reject-nul.js';
 import { attributionApiRoutes } from './attribution/api-routes.js';
@@ -78,7 +79,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   const campaigns = await createCampaignCache({ db: database.db, store, log: app.log });
   lifecycle.onShutdown('campaign cache', () => campaigns.close());
 
-  const ctx: AppContext = { config, database, db: database.db, store, log: app.log, lifecycle, campaigns };
+  const metrics = createMetrics();
+  const ctx: AppContext = { config, database, db: database.db, store, log: app.log, lifecycle, campaigns, metrics };
   app.decorate('ctx', ctx);
   app.addHook('onClose', async () => lifecycle.shutdown());
 
@@ -96,6 +98,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       await api.register(managementRoutes, { ctx });
       await api.register(attributionApiRoutes, { ctx });
       await api.register(reportingRoutes, { ctx });
+      await api.register(metricsRoutes, { metrics });
     },
     { prefix: '/api' },
   );

@@ -4,6 +4,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from './config.js';
 import type { Database, Db } from './db/client.js';
 import type { CampaignCache } from './management/resolved-campaign.js';
+import type { Metrics } from './http/metrics.js';
 import type { HotStore } from './store/hot-store.js';
 import type { VisitRow } from './tracking/hot-click.js';
 
@@ -31,6 +32,8 @@ export interface AppContext {
   log: FastifyBaseLogger;
   lifecycle: Lifecycle;
   campaigns: CampaignCache;
+  /** Each capability adds the totals it keeps; served at /api/metrics. */
+  metrics: Metrics;
   /** Set by the tracking plugin. */
   clickWriter?: ClickWriter;
 }

@@ -48,6 +48,9 @@ async function createAttributionService(ctx: AppContext): Promise<AttributionSer
   // Runs before the database closes (steps run in reverse): queued postbacks still get their row.
   ctx.lifecycle.onShutdown('conversion inserts', () => batcher.drain());
   const stats: AttributionStats = { outcomes: {}, workerErrors: 0, pixelErrors: 0 };
+  ctx.metrics.observe('counter', 'conversions_total', 'Postbacks, pixels and uploads by outcome: recorded, duplicate, status_changed, pending, outside_window', () => stats.outcomes, 'outcome');
+  ctx.metrics.observe('counter', 'attribution_worker_errors_total', 'Failed passes of the pending-attribution and forwarding workers', () => stats.workerErrors);
+  ctx.metrics.observe('counter', 'pixel_errors_total', 'Pixel requests that failed for a reason other than bad input (still answered with the GIF)', () => stats.pixelErrors);
   // clickWriter is read on each call: the tracking plugin may set it after this service exists.
   const pendingDeps = (): PendingDeps => ({
     db,

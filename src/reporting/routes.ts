@@ -117,7 +117,11 @@ function sendCsv(reply: FastifyReply, filename: string, lines: AsyncIterable<str
 
 export const reportingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fastify, { ctx }) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
-  if (ctx.config.ROLLUP_FOLD_MS > 0) startRollupDeltaFolder(ctx, ctx.config.ROLLUP_FOLD_MS);
+  if (ctx.config.ROLLUP_FOLD_MS > 0) {
+    const folds = startRollupDeltaFolder(ctx, ctx.config.ROLLUP_FOLD_MS);
+    ctx.metrics.observe('counter', 'rollup_folds_total', 'Background folds of the report rollup deltas', () => folds.folds);
+    ctx.metrics.observe('counter', 'rollup_fold_errors_total', 'Background folds that failed (the deltas stay for the next fold)', () => folds.errors);
+  }
 
   app.get(
     '/reports',

@@ -12,6 +12,7 @@ import { createClickIdGenerator } from './click-id.js';
 import { createClickWriter } from './click-writer.js';
 import { handleClick, handleCta, hotVisitWriterOptions, newCounters, signRedirect, verifyRedirect, type Answer, type ClickResult, type TrackingDeps } from './click.js';
 import { createHotVisitWriter } from './hot-click.js';
+import { observeTracking } from './metrics.js';
 import { metaRefreshPage, safeUrl } from './destination.js';
 import { createVisitorResolver } from './visitor.js';
 
@@ -55,6 +56,7 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
     onHoldTimeout: () => counters.uniqueCheckTimedOut++,
   });
   ctx.clickWriter = writer;
+  observeTracking(ctx.metrics, counters, writer);
   // Registered after the database, so it runs before the database closes (steps run in reverse).
   ctx.lifecycle.onShutdown('click writer', () => writer.close());
 
