@@ -1,4 +1,5 @@
-// /api/reports, /api/clicks, /api/conversions (GET) and /api/campaigns/:id/stats: thin routes
+// /api/reports, /api/clicks, /api/conversions (GET), /api/campaigns/:id/stats and the cost update
+// POST /api/campaigns/:id/costs: thin routes
 // over report-query.ts and raw-logs.ts. See src/reporting/README.md for units and conventions.
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
@@ -6,7 +7,10 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import type { Db } from '../db/client.js';
-import { notFound } from '../http/errors.js';
+import { attributionFor } from '../attribution/service.js';
+import { fitsMoney, isMoney } from '../attribution/decimal.js';
+import { badRequest, conflict, notFound } from '../http/errors.js';
+import { setVisitCosts } from './cost-update.js';
 import { startRollupDeltaFolder } from './rollup-deltas.js';
 import { csvLine, reportCsv } from './csv.js';
 import { logColumns, readLog, type LogKind } from './raw-logs.js';
@@ -238,6 +242,52 @@ export const reportingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (f
       const filters = { ids: { campaign: [req.params.id] }, texts: {}, vars: {}, includeBots: q.includeBots === true };
       const report = await runReport(ctx.db, { from, to, tz, groupBy: [], attribution: q.attribution as Attribution, filters, page: 1, pageSize: 1 }, range);
       return { campaignId: req.params.id, currency: ctx.config.ACCOUNT_CURRENCY, tz, attribution: q.attribution as Attribution, totals: report.totals };
+    },
+  );
+
+  app.post(
+    '/campaigns/:id/costs',
+    {
+      schema: {
+        tags: ['reports'],
+        summary: "Sets what a campaign spent over a time range: replaces its visits' cost (spread evenly over the human visits)",
+        description:
+          'For traffic sources that pass no cost in the link, or whose real spend differs from the bid: enter the spend from the ad network. ' +
+          'It replaces the cost of every visit of the campaign in [from, to) (optionally of one ad set, ad or placement), spread evenly to the ' +
+          'millionth so the visits add up to it exactly; bot visits in the range cost 0. Costs booked on conversions (cpa, revshare) stay. ' +
+          "Visits still buffered on other instances are not included: enter a range that has ended.",
+        params: z.object({ id: z.coerce.number().int().positive() }),
+        body: z.object({
+          from: common.from,
+          to: common.to,
+          tz: common.tz,
+          cost: z.union([z.string().max(40), z.number()]).describe('the amount spent, a decimal (in `currency`)'),
+          currency: z.string().regex(/^[A-Z]{3}$/).optional().describe('ISO 4217; default ACCOUNT_CURRENCY (other currencies need a rate in /api/currency-rates)'),
+          adset: z.string().min(1).max(512).optional().describe("only the visits whose ad set (the traffic source's adset role) is this"),
+          ad: z.string().min(1).max(512).optional().describe('only the visits of this ad'),
+          placement: z.string().min(1).max(512).optional().describe('only the visits from this placement'),
+        }),
+        response: {
+          200: z.object({ campaignId: z.number().int(), from: z.string(), to: z.string(), cost: z.string(), currency: z.string(), visits: z.number().int() }),
+        },
+      },
+    },
+    async (req) => {
+      const b = req.body;
+      const found = await ctx.db.query.campaigns.findFirst({ where: (c, { eq }) => eq(c.id, req.params.id), columns: { id: true } });
+      if (!found) throw notFound('campaign');
+      const { range } = await rangeOf(ctx.db, { from: b.from, to: b.to, tz: b.tz }, ctx.config.ACCOUNT_TIMEZONE);
+      const amount = String(b.cost);
+      if (!isMoney(amount)) throw badRequest('cost', `cost: "${amount}" is not an amount (a plain decimal such as 125.40)`);
+      const cost = await (await attributionFor(ctx)).rates.toAccount(amount, b.currency ?? ctx.config.ACCOUNT_CURRENCY);
+      if (cost === undefined) throw badRequest('currency', `no rate is set for ${b.currency}; set one in /api/currency-rates`);
+      if (!fitsMoney(cost)) throw badRequest('cost', `cost: ${cost} ${ctx.config.ACCOUNT_CURRENCY} is more than an amount can hold`);
+      // This instance's buffered visits count too.
+      await ctx.clickWriter?.flush();
+      const update = { campaignId: req.params.id, from: new Date(range.from), to: new Date(range.to), cost, adset: b.adset, ad: b.ad, placement: b.placement };
+      const visits = await setVisitCosts(ctx.db, update);
+      if (visits === 0) throw conflict('the campaign has no visits (bots aside) in this range to carry the cost; nothing was changed', 'from');
+      return { campaignId: update.campaignId, from: update.from.toISOString(), to: update.to.toISOString(), cost, currency: ctx.config.ACCOUNT_CURRENCY, visits };
     },
   );
 };
