@@ -119,6 +119,8 @@ export interface FlowRule {
     browser?: string[];
     language?: string[];
     param?: Record<string, string[]>;
+    /** Dayparting: the visit's local weekday (1 = Monday ... 7 = Sunday) and hour (0-23) in `tz`. */
+    schedule?: { tz: string; days?: number[]; hours?: number[] };
   };
   paths: FlowPath[];
 }

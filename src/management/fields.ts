@@ -3,6 +3,7 @@
 // handler turns the zod path into the `field` of the 400 (`flow.paths[0].offers[1].weight`).
 import { z } from 'zod';
 import { isValidCidr, normalizeCidr } from '../http/ip.js';
+import { isTimeZone } from '../tracking/flow.js';
 import { unknownTokens } from '../tracking/tokens.js';
 
 export const Id = z.number().int().positive().max(2_147_483_647);
@@ -111,6 +112,20 @@ export const FlowWhen = z
         .regex(/^[a-z]{2,3}(-[a-z0-9]{2,8})?$/, 'expected a language code such as en or pt-br'),
     ).optional(),
     param: z.record(z.string().trim().min(1).max(64), values(z.string().max(500))).optional(),
+    schedule: z
+      .strictObject({
+        tz: z
+          .string()
+          .max(64)
+          .refine(isTimeZone, 'expected an IANA time zone such as America/New_York')
+          .default('UTC')
+          .describe('the zone of the days and hours; default UTC'),
+        days: z.array(z.number().int().min(1).max(7)).min(1).max(7).optional().describe('ISO weekdays: 1 = Monday ... 7 = Sunday'),
+        hours: z.array(z.number().int().min(0).max(23)).min(1).max(24).optional().describe('hours of the local day, 0-23 (9 = 09:00-09:59)'),
+      })
+      .refine((s) => s.days !== undefined || s.hours !== undefined, 'a schedule needs days, hours or both')
+      .optional()
+      .describe('dayparting: matches visits on these local weekdays and hours'),
   })
   .refine((w) => Object.values(w).some((v) => v !== undefined), 'a rule needs at least one condition');
 

@@ -1,6 +1,7 @@
 // What a report asks for, parsed and checked without I/O: dimensions, filters, time range words,
 // sort. Every rejection names the query parameter at fault.
 import { badRequest } from '../http/errors.js';
+import { isTimeZone } from '../tracking/flow.js';
 
 export type Attribution = 'visit' | 'postback';
 
@@ -184,13 +185,7 @@ export function dayAfter(date: string): string {
 }
 
 export function checkTimeZone(tz: string): string {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-  } catch {
-    throw badRequest('tz', `tz: "${tz}" is not an IANA time zone (such as America/New_York)`);
-  }
-  // Offsets in the name ("+05:30") are POSIX-style (sign inverted) in Postgres; refuse the trap.
-  if (/^[+-]?\d/.test(tz)) throw badRequest('tz', `tz: "${tz}" is not an IANA time zone (such as America/New_York)`);
+  if (!isTimeZone(tz)) throw badRequest('tz', `tz: "${tz}" is not an IANA time zone (such as America/New_York)`);
   return tz;
 }
 

@@ -236,9 +236,10 @@ export function handleClick(deps: TrackingDeps, req: ClickRequest): ClickResult 
       paramRoles[p.role] = p.name;
     }
   }
+  const visitedAt = deps.now();
   // Only rules read the facts; most campaigns have none, and then no object is built per visit.
   const facts = campaign.flow.rules?.length
-    ? { country: visitor.country, device: visitor.device, os: visitor.os, browser: visitor.browser, language: visitor.language, params }
+    ? { country: visitor.country, device: visitor.device, os: visitor.os, browser: visitor.browser, language: visitor.language, params, at: visitedAt }
     : NO_FACTS;
   const choice = chooseFlow(campaign.flow, facts, deps.random);
   if (!choice) return { answer: fallback(deps, campaign, 'no path') };
@@ -251,7 +252,7 @@ export function handleClick(deps: TrackingDeps, req: ClickRequest): ClickResult 
   const cost = visitCost(campaign, byRole.cost ?? null);
   const visit: VisitRow = {
     clickId,
-    visitedAt: deps.now(),
+    visitedAt,
     campaignId: campaign.id,
     trafficSourceId: campaign.trafficSource.id,
     ruleIndex: choice.ruleIndex,

@@ -12,6 +12,8 @@ export interface FlowFacts {
   browser: string | null;
   language: string | null;
   params: Record<string, string>;
+  /** The visit's time, for schedule rules (now when absent). */
+  at?: Date;
 }
 
 const norm = (v: string) => v.trim().toLowerCase();
@@ -34,7 +36,55 @@ export function ruleMatches(rule: FlowRule, facts: FlowFacts): boolean {
     // Parameter values are compared exactly: they are IDs the traffic source sends, not words.
     if (values.length > 0 && !values.includes(facts.params[name] ?? '')) return false;
   }
+  if (w.schedule) {
+    const { day, hour } = localDayHour(w.schedule.tz ?? 'UTC', facts.at ?? new Date());
+    if (w.schedule.days && !w.schedule.days.includes(day)) return false;
+    if (w.schedule.hours && !w.schedule.hours.includes(hour)) return false;
+  }
   return true;
+}
+
+/** An IANA zone name Intl knows; offsets ("+05:30") are refused, as Postgres reads them POSIX-style (sign inverted). */
+export function isTimeZone(tz: string): boolean {
+  if (/^[+-]?\d/.test(tz)) return false;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const WEEKDAY: Record<string, number> = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6, Sun: 7 };
+const QUARTER_HOUR_MS = 15 * 60_000;
+const formats = new Map<string, Intl.DateTimeFormat>();
+/**
+ * Per zone, the last answer and the UTC quarter hour it holds for: every zone's offset and every DST
+ * change fall on a UTC quarter hour, so within one the local weekday and hour cannot change, and
+ * formatToParts (a few µs) runs once per zone per quarter hour instead of once per visit.
+ */
+const lastLocal = new Map<string, { from: number; day: number; hour: number }>();
+
+/** ISO weekday (1 = Monday) and hour (0-23) of `at` in zone `tz`. */
+export function localDayHour(tz: string, at: Date): { day: number; hour: number } {
+  const t = at.getTime();
+  const from = Math.floor(t / QUARTER_HOUR_MS) * QUARTER_HOUR_MS;
+  const hit = lastLocal.get(tz);
+  if (hit && hit.from === from) return hit;
+  let format = formats.get(tz);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', { timeZone: tz, weekday: 'short', hour: 'numeric', hourCycle: 'h23' });
+    formats.set(tz, format);
+  }
+  let day = 0;
+  let hour = 0;
+  for (const part of format.formatToParts(at)) {
+    if (part.type === 'weekday') day = WEEKDAY[part.value];
+    else if (part.type === 'hour') hour = Number(part.value);
+  }
+  const local = { from, day, hour };
+  lastLocal.set(tz, local);
+  return local;
 }
 
 const weightOf = (item: { weight?: number }) => (item.weight === undefined ? 1 : Math.max(0, item.weight));

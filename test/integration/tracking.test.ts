@@ -3,6 +3,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { landerClicks, visits } from '../../src/db/schema.js';
 import { CLICK_ID_RE } from '../../src/tracking/click-id.js';
+import { localDayHour } from '../../src/tracking/flow.js';
 import { readStoredVisit } from '../../src/tracking/stored-visit.js';
 import { BACKENDS, buildTestApp, setupTestApp, authHeaders } from '../helpers/test-app.js';
 import { seedCampaign, seedDirectCampaign, seedLander, seedOffer, seedTrafficSource } from '../helpers/seed.js';
@@ -203,6 +204,23 @@ describe.each(BACKENDS)('tracking on %s', (backend) => {
       const res = await click('/click/rules1', { ua: SAFARI_IPHONE, ip: DE_IP });
       const visit = await visitRow(cookieValue(res.headers['set-cookie'], 'tlcid')!);
       expect(visit).toMatchObject({ ruleIndex: 2, pathIndex: 0, offerId: ids.ios, os: 'ios', device: 'mobile' });
+    });
+
+    it('matches a schedule (dayparting) rule on the local weekday and hour of the visit', async () => {
+      const tz = 'Asia/Kathmandu';
+      const { day, hour } = localDayHour(tz, new Date());
+      const near = [23, 0, 1, 2].map((d) => (hour + d) % 24); // the hour before to two after: safe across a turn of the hour
+      const far = Array.from({ length: 24 }, (_, h) => h).filter((h) => !near.includes(h));
+      const ts = await seedTrafficSource(t.app.ctx);
+      for (const [key, hours] of [['sched1', near], ['sched2', far]] as const) {
+        await seedCampaign(t.app.ctx, {
+          key,
+          trafficSourceId: ts.id,
+          flow: { rules: [{ when: { schedule: { tz, days: [day, (day % 7) + 1], hours: [...hours] } }, paths: [{ offers: [{ id: ids.us }] }] }], paths: [{ offers: [{ id: ids.default }] }] },
+        });
+      }
+      expect((await click('/click/sched1', { ip: DE_IP })).headers.location).toBe('https://us.example/');
+      expect((await click('/click/sched2', { ip: DE_IP })).headers.location).toBe('https://default.example/');
     });
   });
 

@@ -124,6 +124,20 @@ describe('flow', () => {
       landers: [{ field: 'flow.rules[0].paths[0].landers[0].id', id: 5 }],
     });
   });
+  it('validates schedule rules and defaults their zone to UTC', () => {
+    const parse = (schedule: unknown) => Flow.safeParse({ rules: [{ when: { schedule }, paths: [{ offers: [{ id: 1 }] }] }], paths: [{ offers: [{ id: 1 }] }] });
+    const ok = parse({ days: [6, 7] });
+    expect(ok.success && ok.data.rules[0].when.schedule).toEqual({ tz: 'UTC', days: [6, 7] });
+    const issuePath = (schedule: unknown) => {
+      const r = parse(schedule);
+      return r.success ? null : r.error.issues[0].path.join('.');
+    };
+    expect(issuePath({ tz: 'Mars/Base', hours: [9] })).toBe('rules.0.when.schedule.tz');
+    expect(issuePath({ days: [0] })).toBe('rules.0.when.schedule.days.0');
+    expect(issuePath({ hours: [24] })).toBe('rules.0.when.schedule.hours.0');
+    expect(issuePath({ tz: 'UTC' })).toBe('rules.0.when.schedule');
+    expect(issuePath({ days: [1], minutes: [5] })).toBe('rules.0.when.schedule');
+  });
   it('rejects unknown keys so a typo never matches everything', () => {
     const r = Flow.safeParse({ rules: [{ when: { countries: ['US'] }, paths: [{ offers: [{ id: 1 }] }] }], paths: [{ offers: [{ id: 1 }] }] });
     expect(r.success).toBe(false);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Flow } from '../../src/db/schema.js';
-import { chooseFlow, chooseWeighted, ruleMatches, type FlowFacts } from '../../src/tracking/flow.js';
+import { chooseFlow, chooseWeighted, isTimeZone, localDayHour, ruleMatches, type FlowFacts } from '../../src/tracking/flow.js';
 
 /** A seeded PRNG (mulberry32), so a failing split can be replayed. */
 function seeded(seed: number) {
@@ -41,6 +41,41 @@ describe('flow', () => {
     expect(ruleMatches({ when: { param: { zone: ['A1'] } }, paths: [] }, facts({ params: { zone: 'A1' } }))).toBe(true);
     expect(ruleMatches({ when: { param: { zone: ['A1'] } }, paths: [] }, facts({ params: { zone: 'a1' } }))).toBe(false);
     expect(ruleMatches({ when: {}, paths: [] }, facts())).toBe(true);
+  });
+
+  it('reads the local weekday and hour across a DST change and in a quarter-hour zone', () => {
+    // 2026-03-08 is a Sunday; New York springs forward at 02:00 local (07:00 UTC).
+    expect(localDayHour('America/New_York', new Date('2026-03-08T06:59:00Z'))).toMatchObject({ day: 7, hour: 1 });
+    expect(localDayHour('America/New_York', new Date('2026-03-08T07:00:00Z'))).toMatchObject({ day: 7, hour: 3 });
+    // Kathmandu is UTC+5:45: its hours turn at :15 UTC. 2026-11-23 is a Monday.
+    expect(localDayHour('Asia/Kathmandu', new Date('2026-11-23T00:14:59Z'))).toMatchObject({ day: 1, hour: 5 });
+    expect(localDayHour('Asia/Kathmandu', new Date('2026-11-23T00:15:00Z'))).toMatchObject({ day: 1, hour: 6 });
+    expect(localDayHour('Asia/Kathmandu', new Date('2026-11-22T18:14:00Z'))).toMatchObject({ day: 7, hour: 23 });
+    expect(localDayHour('Asia/Kathmandu', new Date('2026-11-22T18:15:00Z'))).toMatchObject({ day: 1, hour: 0 });
+    expect(localDayHour('UTC', new Date('2026-11-22T23:59:59Z'))).toMatchObject({ day: 7, hour: 23 });
+  });
+
+  it('matches schedule rules (dayparting) on the local weekday and hour of the visit', () => {
+    const office = { when: { schedule: { tz: 'America/New_York', days: [1, 2, 3, 4, 5], hours: [9, 10, 11, 12, 13, 14, 15, 16] } }, paths: [] };
+    // Monday 2026-11-23 10:30 in New York (EST, UTC-5).
+    expect(ruleMatches(office, facts({ at: new Date('2026-11-23T15:30:00Z') }))).toBe(true);
+    // The same instant is already Tuesday somewhere else, but the rule's zone decides.
+    expect(ruleMatches(office, facts({ at: new Date('2026-11-23T21:59:00Z') }))).toBe(true);
+    expect(ruleMatches(office, facts({ at: new Date('2026-11-23T22:00:00Z') }))).toBe(false);
+    // Saturday 2026-11-21 10:30 in New York.
+    expect(ruleMatches(office, facts({ at: new Date('2026-11-21T15:30:00Z') }))).toBe(false);
+    // Hours alone, and a schedule stored without a zone, read UTC.
+    expect(ruleMatches({ when: { schedule: { tz: 'UTC', hours: [0] } }, paths: [] }, facts({ at: new Date('2026-11-21T00:30:00Z') }))).toBe(true);
+    expect(ruleMatches({ when: { schedule: { hours: [0] } as { tz: string; hours: number[] } }, paths: [] }, facts({ at: new Date('2026-11-21T01:30:00Z') }))).toBe(false);
+    // Other conditions still apply.
+    expect(ruleMatches({ when: { country: ['DE'], schedule: { tz: 'UTC', days: [6] } }, paths: [] }, facts({ at: new Date('2026-11-21T12:00:00Z') }))).toBe(false);
+  });
+
+  it('knows IANA zones and refuses offsets', () => {
+    expect(isTimeZone('Europe/Berlin')).toBe(true);
+    expect(isTimeZone('UTC')).toBe(true);
+    expect(isTimeZone('+05:30')).toBe(false);
+    expect(isTimeZone('Mars/Base')).toBe(false);
   });
 
   it('takes the first matching rule, else the default paths', () => {
