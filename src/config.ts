@@ -90,6 +90,8 @@ const envSchema = z.object({
   CLICK_BUFFER_MAX: int(1000, 10_000_000).default(200_000),
   CLICK_SPILL_DIR: z.string().trim().min(1).optional(),
   UNIQUE_WINDOW_HOURS: int(1, 24 * 365).default(24),
+  /** Raw visits older than this many days are deleted (never inside an offer's attribution window); 0 = keep all. */
+  VISIT_RETENTION_DAYS: int(0, 36500).default(0),
   GEOIP_DB: z.string().trim().min(1).optional(),
   BOT_IP_DENYLIST: cidrList.default([]),
   /** Signs double-meta-refresh hops (/dm); set the same value on every instance, else each process picks a random one. */

@@ -13,6 +13,7 @@ import { createClickWriter } from './click-writer.js';
 import { handleClick, handleCta, hotVisitWriterOptions, newCounters, signRedirect, verifyRedirect, type Answer, type ClickResult, type TrackingDeps } from './click.js';
 import { createHotVisitWriter } from './hot-click.js';
 import { observeTracking } from './metrics.js';
+import { startRetentionWorker } from './retention.js';
 import { metaRefreshPage, safeUrl } from './destination.js';
 import { createVisitorResolver } from './visitor.js';
 
@@ -57,6 +58,11 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
   });
   ctx.clickWriter = writer;
   observeTracking(ctx.metrics, counters, writer);
+  if (config.VISIT_RETENTION_DAYS > 0) {
+    const retention = startRetentionWorker(ctx, config.VISIT_RETENTION_DAYS);
+    ctx.metrics.observe('counter', 'visits_deleted_total', 'Raw visits deleted past VISIT_RETENTION_DAYS', () => retention.visitsDeleted);
+    ctx.metrics.observe('counter', 'visit_retention_errors_total', 'Failed visit retention passes', () => retention.errors);
+  }
   // Registered after the database, so it runs before the database closes (steps run in reverse).
   ctx.lifecycle.onShutdown('click writer', () => writer.close());
 
