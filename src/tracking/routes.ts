@@ -1,16 +1,30 @@
 // Routes for the tracking capability: /click/:key (the hot path), /cta and /cta/:n (lander
-// click-throughs), /dm (second hop of a double meta refresh) and /api/tracking/status. Setting it
+// click-throughs), /visit/:key (direct tracking), /dm (second hop of a double meta refresh) and
+// /api/tracking/status. Setting it
 // up opens the geo database and starts the click writer, whose flush is a shutdown step.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { requireApiKey } from '../http/auth.js';
 import { createClickIdGenerator } from './click-id.js';
 import { createClickWriter } from './click-writer.js';
-import { handleClick, handleCta, hotVisitWriterOptions, newCounters, signRedirect, verifyRedirect, type Answer, type ClickResult, type TrackingDeps } from './click.js';
+import {
+  CLICK_COOKIE,
+  handleClick,
+  handleCta,
+  hotVisitWriterOptions,
+  newCounters,
+  signRedirect,
+  verifyRedirect,
+  type Answer,
+  type ClickRequest,
+  type ClickResult,
+  type CookieToSet,
+  type TrackingDeps,
+} from './click.js';
 import { createHotVisitWriter } from './hot-click.js';
 import { observeTracking } from './metrics.js';
 import { startRetentionWorker } from './retention.js';
@@ -89,16 +103,14 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
   // profile under load, and our values (click and visitor IDs) are letters and digits, so nothing
   // needs encoding.
   const cookieTail = `; Path=/; HttpOnly;${secure ? ' Secure;' : ''} SameSite=Lax`;
+  const setCookies = (reply: FastifyReply, cookies: readonly CookieToSet[]) => {
+    if (cookies.length > 0) void reply.header('set-cookie', cookies.map((c) => `${c.name}=${c.value}; Max-Age=${Math.floor(c.maxAgeSeconds)}${cookieTail}`));
+    // The answer depends on the visitor and the dice: no shared cache may keep it.
+    void reply.header('cache-control', 'no-store');
+  };
   const send = (reply: FastifyReply, answer: Answer): FastifyReply => {
     if (answer.kind === 'not_found') return reply.code(404).type('text/plain; charset=utf-8').send(answer.message);
-    if (answer.cookies.length > 0) {
-      void reply.header(
-        'set-cookie',
-        answer.cookies.map((c) => `${c.name}=${c.value}; Max-Age=${Math.floor(c.maxAgeSeconds)}${cookieTail}`),
-      );
-    }
-    // A redirect answer depends on the visitor and the dice: no shared cache may keep it.
-    void reply.header('cache-control', 'no-store');
+    setCookies(reply, answer.cookies);
     if (answer.mode === 'meta') return reply.code(200).type('text/html; charset=utf-8').send(metaRefreshPage(answer.url));
     if (answer.mode === 'doubleMeta') {
       const hop = `/dm?u=${encodeURIComponent(answer.url)}&s=${signRedirect(signingSecret, answer.url)}`;
@@ -106,15 +118,30 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
     }
     return reply.code(302).header('location', answer.url).send();
   };
-  const finish = (reply: FastifyReply, result: ClickResult): FastifyReply => {
-    send(reply, result.answer);
+  const record = (result: ClickResult) => {
     try {
       result.record?.();
     } catch (err) {
       ctx.log.error({ err }, 'recording a visit failed');
     }
+  };
+  const finish = (reply: FastifyReply, result: ClickResult): FastifyReply => {
+    send(reply, result.answer);
+    record(result);
     return reply;
   };
+  const clickRequest = (key: string, req: FastifyRequest): ClickRequest => ({
+    key,
+    query: req.query as Record<string, string | string[]>,
+    cookies: req.cookies,
+    visitor: {
+      ip: req.ip,
+      method: req.method,
+      userAgent: req.headers['user-agent'],
+      acceptLanguage: req.headers['accept-language'],
+      referer: req.headers.referer,
+    },
+  });
 
   app.get(
     '/click/:key',
@@ -126,22 +153,42 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
         params: ClickParams,
       },
     },
-    (req, reply) =>
-      finish(
-        reply,
-        handleClick(deps, {
-          key: req.params.key,
-          query: req.query as Record<string, string | string[]>,
-          cookies: req.cookies,
-          visitor: {
-            ip: req.ip,
-            method: req.method,
-            userAgent: req.headers['user-agent'],
-            acceptLanguage: req.headers['accept-language'],
-            referer: req.headers.referer,
-          },
-        }),
-      ),
+    (req, reply) => finish(reply, handleClick(deps, clickRequest(req.params.key, req))),
+  );
+
+  // Direct tracking: the ad links straight to the lander (Facebook and Google prefer links without
+  // a redirect), and a script on the lander asks for the visit here with the page's query string.
+  // Same choice and recording as /click; the answer is what the script needs: the click ID for
+  // /cta?cid= and where /click would have sent the visitor. Any page may call it (CORS *, no
+  // credentials): it answers nothing that the link itself would not.
+  app.get(
+    '/visit/:key',
+    {
+      schema: {
+        tags: ['tracking'],
+        summary: 'Direct tracking: records the visit like /click and answers JSON instead of redirecting',
+        description: 'For landers the ad links to directly: call it from the page with the page\'s query string, keep `clickId`, and send the visitor on through `ctaUrl` (/cta?cid=).',
+        params: ClickParams,
+        response: {
+          200: z.object({ clickId: z.string().nullable(), destination: z.string(), ctaUrl: z.string().nullable() }),
+          404: z.object({ error: z.object({ code: z.string(), message: z.string() }) }),
+        },
+      },
+    },
+    (req, reply) => {
+      const result = handleClick(deps, clickRequest(req.params.key, req));
+      const { answer } = result;
+      void reply.header('access-control-allow-origin', '*');
+      if (answer.kind === 'not_found') {
+        void reply.code(404).send({ error: { code: 'not_found', message: answer.message } });
+        return;
+      }
+      setCookies(reply, answer.cookies);
+      // A paused campaign's fallback records no visit and sets no click ID.
+      const clickId = answer.cookies.find((c) => c.name === CLICK_COOKIE)?.value ?? null;
+      void reply.send({ clickId, destination: answer.url, ctaUrl: clickId ? `${config.PUBLIC_URL}/cta?cid=${clickId}` : null });
+      record(result);
+    },
   );
 
   const cta = async (req: { query: z.infer<typeof CtaQuery>; cookies: Record<string, string | undefined>; ip: string }, reply: FastifyReply, slot: number | undefined) =>

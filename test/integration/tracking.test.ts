@@ -100,6 +100,37 @@ describe.each(BACKENDS)('tracking on %s', (backend) => {
     expect(visit.offerId).toBe(offer.id);
   });
 
+  it('tracks a direct-linked lander through /visit: JSON with the click ID, the visit recorded, /cta?cid= on to the offer', async () => {
+    const ts = await seedTrafficSource(t.app.ctx, { params: [{ name: 'adset_id', token: '{{adset.id}}', role: 'adset' }] });
+    const offer = await seedOffer(t.app.ctx, { url: 'https://offer.example/o?s={clickid}&a={var:adset_id}' });
+    const lander = await seedLander(t.app.ctx, { url: 'https://lander.example/lp?cid={clickid}' });
+    const campaign = await seedCampaign(t.app.ctx, {
+      key: 'visit1',
+      trafficSourceId: ts.id,
+      flow: { rules: [], paths: [{ landers: [{ id: lander.id }], offers: [{ id: offer.id }] }] },
+    });
+    const res = await t.app.inject({ url: '/visit/visit1?adset_id=A7&fbclid=F1', headers: { 'user-agent': CHROME_WIN, origin: 'https://lander.example' } });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.headers['access-control-allow-origin']).toBe('*');
+    expect(res.headers['cache-control']).toBe('no-store');
+    const { clickId, destination, ctaUrl } = res.json();
+    expect(clickId).toMatch(CLICK_ID_RE);
+    expect(destination).toBe(`https://lander.example/lp?cid=${clickId}`);
+    expect(ctaUrl).toBe(`${t.app.ctx.config.PUBLIC_URL}/cta?cid=${clickId}`);
+    expect(res.headers['set-cookie']).toContain(`tlcid=${clickId}; Max-Age=2592000; Path=/; HttpOnly; SameSite=Lax`);
+
+    const cta = await t.app.inject({ url: new URL(ctaUrl).pathname + new URL(ctaUrl).search });
+    expect(cta.statusCode).toBe(302);
+    expect(cta.headers.location).toBe(`https://offer.example/o?s=${clickId}&a=A7`);
+    await flush();
+    expect(await visitRow(clickId)).toMatchObject({ campaignId: campaign.id, landerId: lander.id, offerId: offer.id, tsAdset: 'A7', browser: 'chrome' });
+
+    const unknown = await t.app.inject({ url: '/visit/nosuchkey' });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.headers['access-control-allow-origin']).toBe('*');
+    expect(unknown.json().error.code).toBe('not_found');
+  });
+
   it('sends /cta/:n to the nth offer of a multi-offer lander, and rejects a bad slot with a 400 naming it', async () => {
     const ts = await seedTrafficSource(t.app.ctx);
     const a = await seedOffer(t.app.ctx, { url: 'https://a.example/?c={clickid}' });
