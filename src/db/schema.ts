@@ -119,6 +119,10 @@ export interface FlowRule {
     browser?: string[];
     language?: string[];
     param?: Record<string, string[]>;
+    /** The visitor's address is in one of these CIDR ranges. */
+    ip?: string[];
+    /** The referrer's domain is one of these, or a subdomain of one. */
+    referrer?: string[];
     /** Dayparting: the visit's local weekday (1 = Monday ... 7 = Sunday) and hour (0-23) in `tz`. */
     schedule?: { tz: string; days?: number[]; hours?: number[] };
   };

@@ -112,6 +112,16 @@ export const FlowWhen = z
         .regex(/^[a-z]{2,3}(-[a-z0-9]{2,8})?$/, 'expected a language code such as en or pt-br'),
     ).optional(),
     param: z.record(z.string().trim().min(1).max(64), values(z.string().max(500))).optional(),
+    ip: values(Cidr).optional().describe('IP addresses or CIDR ranges of the visitor'),
+    referrer: values(
+      z
+        .string()
+        .trim()
+        .toLowerCase()
+        .regex(/^(?=.{1,253}$)([a-z0-9-]{1,63}\.)*[a-z0-9-]{1,63}$/, 'expected a domain such as facebook.com'),
+    )
+      .optional()
+      .describe('referrer domains; a subdomain matches too (facebook.com matches m.facebook.com)'),
     schedule: z
       .strictObject({
         tz: z

@@ -239,7 +239,7 @@ export function handleClick(deps: TrackingDeps, req: ClickRequest): ClickResult 
   const visitedAt = deps.now();
   // Only rules read the facts; most campaigns have none, and then no object is built per visit.
   const facts = campaign.flow.rules?.length
-    ? { country: visitor.country, device: visitor.device, os: visitor.os, browser: visitor.browser, language: visitor.language, params, at: visitedAt }
+    ? { country: visitor.country, device: visitor.device, os: visitor.os, browser: visitor.browser, language: visitor.language, params, at: visitedAt, ip: visitor.ip, referrerDomain: visitor.referrerDomain }
     : NO_FACTS;
   const choice = chooseFlow(campaign.flow, facts, deps.random);
   if (!choice) return { answer: fallback(deps, campaign, 'no path') };

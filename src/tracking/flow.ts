@@ -2,6 +2,7 @@
 // weighted random choice of path, and of lander and offer inside it. Pure functions: the random
 // source is an argument so tests can check the split without HTTP.
 import type { Flow, FlowPath, FlowRule, FlowWeighted } from '../db/schema.js';
+import { cidrMatcher } from '../http/ip.js';
 
 export type Random = () => number;
 
@@ -14,6 +15,8 @@ export interface FlowFacts {
   params: Record<string, string>;
   /** The visit's time, for schedule rules (now when absent). */
   at?: Date;
+  ip?: string;
+  referrerDomain?: string | null;
 }
 
 const norm = (v: string) => v.trim().toLowerCase();
@@ -36,12 +39,31 @@ export function ruleMatches(rule: FlowRule, facts: FlowFacts): boolean {
     // Parameter values are compared exactly: they are IDs the traffic source sends, not words.
     if (values.length > 0 && !values.includes(facts.params[name] ?? '')) return false;
   }
+  if (w.ip && !ipMatcher(w.ip)(facts.ip ?? '')) return false;
+  if (w.referrer && !referrerMatches(w.referrer, facts.referrerDomain ?? null)) return false;
   if (w.schedule) {
     const { day, hour } = localDayHour(w.schedule.tz ?? 'UTC', facts.at ?? new Date());
     if (w.schedule.days && !w.schedule.days.includes(day)) return false;
     if (w.schedule.hours && !w.schedule.hours.includes(hour)) return false;
   }
   return true;
+}
+
+// A rule's CIDR list, compiled once: the flow objects live as long as the campaign cache holds them.
+const ipMatchers = new WeakMap<readonly string[], (ip: string) => boolean>();
+function ipMatcher(cidrs: readonly string[]): (ip: string) => boolean {
+  let m = ipMatchers.get(cidrs);
+  if (!m) {
+    m = cidrMatcher(cidrs);
+    ipMatchers.set(cidrs, m);
+  }
+  return m;
+}
+
+function referrerMatches(domains: readonly string[], domain: string | null): boolean {
+  if (domain === null) return false;
+  const d = domain.toLowerCase();
+  return domains.some((x) => d === x || d.endsWith(`.${x}`));
 }
 
 /** An IANA zone name Intl knows; offsets ("+05:30") are refused, as Postgres reads them POSIX-style (sign inverted). */

@@ -251,6 +251,20 @@ describe.each(BACKENDS)('tracking on %s', (backend) => {
         });
       }
       expect((await click('/click/sched1', { ip: DE_IP })).headers.location).toBe('https://us.example/');
+      await seedCampaign(t.app.ctx, {
+        key: 'ipref1',
+        trafficSourceId: ts.id,
+        flow: {
+          rules: [
+            { when: { ip: [`${DE_IP}/32`] }, paths: [{ offers: [{ id: ids.zone }] }] },
+            { when: { referrer: ['facebook.com'] }, paths: [{ offers: [{ id: ids.mobile }] }] },
+          ],
+          paths: [{ offers: [{ id: ids.default }] }],
+        },
+      });
+      expect((await click('/click/ipref1', { ip: DE_IP })).headers.location).toBe('https://zone.example/');
+      const fromFacebook = await click('/click/ipref1', { ip: US_IP, headers: { referer: 'https://l.facebook.com/l.php?u=x' } });
+      expect(fromFacebook.headers.location).toBe('https://mobile.example/');
       expect((await click('/click/sched2', { ip: DE_IP })).headers.location).toBe('https://default.example/');
     });
   });

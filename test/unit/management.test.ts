@@ -138,6 +138,17 @@ describe('flow', () => {
     expect(issuePath({ tz: 'UTC' })).toBe('rules.0.when.schedule');
     expect(issuePath({ days: [1], minutes: [5] })).toBe('rules.0.when.schedule');
   });
+  it('validates IP and referrer conditions', () => {
+    const parse = (when: unknown) => Flow.safeParse({ rules: [{ when, paths: [{ offers: [{ id: 1 }] }] }], paths: [{ offers: [{ id: 1 }] }] });
+    const ok = parse({ ip: ['203.0.113.9', '2001:DB8::/32'], referrer: ['Facebook.com'] });
+    expect(ok.success && ok.data.rules[0].when).toEqual({ ip: ['203.0.113.9/32', '2001:db8::/32'], referrer: ['facebook.com'] });
+    const bad = (when: unknown) => {
+      const r = parse(when);
+      return r.success ? null : r.error.issues[0].path.join('.');
+    };
+    expect(bad({ ip: ['300.1.1.1'] })).toBe('rules.0.when.ip.0');
+    expect(bad({ referrer: ['https://facebook.com/x'] })).toBe('rules.0.when.referrer.0');
+  });
   it('rejects unknown keys so a typo never matches everything', () => {
     const r = Flow.safeParse({ rules: [{ when: { countries: ['US'] }, paths: [{ offers: [{ id: 1 }] }] }], paths: [{ offers: [{ id: 1 }] }] });
     expect(r.success).toBe(false);

@@ -71,6 +71,21 @@ describe('flow', () => {
     expect(ruleMatches({ when: { country: ['DE'], schedule: { tz: 'UTC', days: [6] } }, paths: [] }, facts({ at: new Date('2026-11-21T12:00:00Z') }))).toBe(false);
   });
 
+  it('matches the visitor IP against CIDR ranges and the referrer by domain or subdomain', () => {
+    const office = { when: { ip: ['203.0.113.0/24', '2001:db8::/32'] }, paths: [] };
+    expect(ruleMatches(office, facts({ ip: '203.0.113.77' }))).toBe(true);
+    expect(ruleMatches(office, facts({ ip: '::ffff:203.0.113.77' }))).toBe(true);
+    expect(ruleMatches(office, facts({ ip: '2001:db8:1::5' }))).toBe(true);
+    expect(ruleMatches(office, facts({ ip: '198.51.100.1' }))).toBe(false);
+    expect(ruleMatches(office, facts({ ip: 'not an ip' }))).toBe(false);
+    expect(ruleMatches(office, facts())).toBe(false);
+    const fb = { when: { referrer: ['facebook.com'] }, paths: [] };
+    expect(ruleMatches(fb, facts({ referrerDomain: 'facebook.com' }))).toBe(true);
+    expect(ruleMatches(fb, facts({ referrerDomain: 'l.facebook.com' }))).toBe(true);
+    expect(ruleMatches(fb, facts({ referrerDomain: 'notfacebook.com' }))).toBe(false);
+    expect(ruleMatches(fb, facts({ referrerDomain: null }))).toBe(false);
+  });
+
   it('knows IANA zones and refuses offsets', () => {
     expect(isTimeZone('Europe/Berlin')).toBe(true);
     expect(isTimeZone('UTC')).toBe(true);
