@@ -1,4 +1,4 @@
-// Hostile input on the public tracking endpoints (/click, /cta, /postback, /pixel.gif): over-long
+// Hostile input on the public tracking endpoints (/click, /cta, /visit, /postback, /pixel.gif): over-long
 // values and headers, invalid UTF-8 and percent-encoding, CR/LF, NUL, path traversal, SQL
 // metacharacters, JSON bombs and wrong types. Whatever arrives: never a 5xx, the process keeps
 // serving, a rejected request writes no row, and an answered redirect records exactly one visit.
@@ -20,17 +20,20 @@ describe.each(BACKENDS)('hostile input on %s', (backend) => {
   afterAll(async () => t?.close());
   const check = (cases: Case[]) => checkCases(t.app, tables, cases);
 
-  it('/click and /cta: every hostile query value, path segment and header', async () => {
+  it('/click, /cta and /visit: every hostile query value, path segment and header', async () => {
     const cases: Case[] = [];
     for (const v of HOSTILE_RAW) {
       cases.push({ label: `/click ?v=${v.slice(0, 40)}`, req: { url: `/click/${key}?v=${v}&campaign_id=${v}` } });
       cases.push({ label: `/click/${v.slice(0, 40)}`, req: { url: `/click/${v}` } });
       cases.push({ label: `/cta ?cid=${v.slice(0, 40)}`, req: { url: `/cta?cid=${v}&campaign=${v}` } });
       cases.push({ label: `/cta/${v.slice(0, 40)}`, req: { url: `/cta/${v}` } });
+      cases.push({ label: `/visit ?v=${v.slice(0, 40)}`, req: { url: `/visit/${key}?v=${v}&campaign_id=${v}` } });
+      cases.push({ label: `/visit/${v.slice(0, 40)}`, req: { url: `/visit/${v}` } });
     }
     for (const h of HOSTILE_HEADERS) {
       cases.push({ label: `/click header ${Object.keys(h)}`, req: { url: `/click/${key}`, headers: h } });
       cases.push({ label: `/cta header ${Object.keys(h)}`, req: { url: '/cta', headers: h } });
+      cases.push({ label: `/visit header ${Object.keys(h)}`, req: { url: `/visit/${key}`, headers: h } });
     }
     cases.push({ label: '/click with 2,000 params', req: { url: `/click/${key}?${Array.from({ length: 2000 }, (_, i) => `p${i}=${i}`).join('&')}` } });
     cases.push({ label: '/click POST', req: { method: 'POST', url: `/click/${key}`, payload: HOSTILE_BODIES[0] as string, headers: { 'content-type': 'application/json' } } });
