@@ -7,6 +7,7 @@ import type { CampaignCache } from './management/resolved-campaign.js';
 import type { Metrics } from './http/metrics.js';
 import type { HotStore } from './store/hot-store.js';
 import type { VisitRow } from './tracking/hot-click.js';
+import type { OfferCaps } from './tracking/offer-caps.js';
 
 /** The write-behind buffer of visits (tracking/); attribution peeks into it for unflushed clicks. */
 export interface ClickWriter {
@@ -36,6 +37,8 @@ export interface AppContext {
   metrics: Metrics;
   /** Set by the tracking plugin. */
   clickWriter?: ClickWriter;
+  /** Offers at their daily cap; set by the tracking plugin. */
+  offerCaps?: OfferCaps;
 }
 
 export function createLifecycle(log: FastifyBaseLogger): Lifecycle {

@@ -89,6 +89,8 @@ export const offers = pgTable('offers', {
   affiliateNetworkId: integer('affiliate_network_id').references(() => affiliateNetworks.id),
   attributionWindowDays: integer('attribution_window_days').notNull().default(30),
   allowDuplicates: boolean('allow_duplicates').notNull().default(false),
+  /** Conversions (approved or pending) per day in ACCOUNT_TIMEZONE; once reached, rotations skip the offer. */
+  dailyCap: integer('daily_cap'),
   ...managed,
 });
 

@@ -17,6 +17,13 @@ const offerFields = {
   affiliateNetworkId: Id.nullable().describe('the affiliate network that pays for it'),
   attributionWindowDays: z.number().int().min(1).max(365).describe('conversions later than this after the click are not attributed'),
   allowDuplicates: z.boolean().describe('count repeated conversions of one click (same type, no txid) instead of ignoring them'),
+  dailyCap: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000_000)
+    .nullable()
+    .describe('conversions (approved or pending) per day in ACCOUNT_TIMEZONE; once reached, flows send visitors to the other offers of the path until midnight (null: no cap)'),
 };
 
 export const OfferCreate = z.strictObject({
@@ -27,6 +34,7 @@ export const OfferCreate = z.strictObject({
   affiliateNetworkId: offerFields.affiliateNetworkId.optional(),
   attributionWindowDays: offerFields.attributionWindowDays.optional(),
   allowDuplicates: offerFields.allowDuplicates.optional(),
+  dailyCap: offerFields.dailyCap.optional(),
 });
 
 export const OfferPatch = z.strictObject({
@@ -37,6 +45,7 @@ export const OfferPatch = z.strictObject({
   affiliateNetworkId: offerFields.affiliateNetworkId.optional(),
   attributionWindowDays: offerFields.attributionWindowDays.optional(),
   allowDuplicates: offerFields.allowDuplicates.optional(),
+  dailyCap: offerFields.dailyCap.optional(),
   status: z.enum(['active', 'archived']).optional(),
 });
 
@@ -49,6 +58,7 @@ export const OfferOut = z.object({
   affiliateNetworkId: z.number().int().nullable(),
   attributionWindowDays: z.number().int(),
   allowDuplicates: z.boolean(),
+  dailyCap: z.number().int().nullable(),
   status: z.string(),
   version: z.number().int(),
   createdAt: z.date(),
@@ -67,6 +77,7 @@ export function toOffer(row: OfferRow): z.output<typeof OfferOut> {
     affiliateNetworkId: row.affiliateNetworkId,
     attributionWindowDays: row.attributionWindowDays,
     allowDuplicates: row.allowDuplicates,
+    dailyCap: row.dailyCap,
     status: row.status,
     version: row.version,
     createdAt: row.createdAt,
@@ -87,6 +98,7 @@ export async function createOffer(deps: ManagementDeps, input: z.output<typeof O
     affiliateNetworkId: input.affiliateNetworkId ?? null,
     attributionWindowDays: input.attributionWindowDays ?? 30,
     allowDuplicates: input.allowDuplicates ?? false,
+    dailyCap: input.dailyCap ?? null,
   });
 }
 
@@ -101,7 +113,7 @@ export async function updateOffer(deps: ManagementDeps, id: number, patch: z.out
         await checkNetwork(deps, patch.affiliateNetworkId);
       }
       const set: Partial<typeof offers.$inferInsert> = {};
-      for (const k of ['name', 'url', 'payout', 'currency', 'affiliateNetworkId', 'attributionWindowDays', 'allowDuplicates', 'status'] as const) {
+      for (const k of ['name', 'url', 'payout', 'currency', 'affiliateNetworkId', 'attributionWindowDays', 'allowDuplicates', 'dailyCap', 'status'] as const) {
         if (patch[k] !== undefined) (set as Record<string, unknown>)[k] = patch[k];
       }
       return set;

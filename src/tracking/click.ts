@@ -11,6 +11,7 @@ import type { HotStore } from '../store/hot-store.js';
 import { CLICK_ID_RE, type ClickIdGenerator } from './click-id.js';
 import type { TrackingClickWriter } from './click-writer.js';
 import { buildDestination, safeUrl, type TokenValues } from './destination.js';
+import type { OfferCaps } from './offer-caps.js';
 import { chooseFlow, chooseWeighted, type FlowFacts, type Random } from './flow.js';
 import { hotClickKey, loadHotClick, saveHotClick, toHotClick, type HotClick, type HotVisitWriter, type VisitRow } from './hot-click.js';
 import { visitorFingerprint, type Visitor, type VisitorInput, type VisitorResolver } from './visitor.js';
@@ -63,6 +64,8 @@ export interface TrackingDeps {
   uniqueWindowHours: number;
   /** Signs the second hop of a double meta refresh, so /dm is not an open redirect. */
   signingSecret: string;
+  /** Offers at their daily cap; without it no cap applies. */
+  offerCaps?: OfferCaps;
 }
 
 export interface CookieToSet {
@@ -241,7 +244,7 @@ export function handleClick(deps: TrackingDeps, req: ClickRequest): ClickResult 
   const facts = campaign.flow.rules?.length
     ? { country: visitor.country, device: visitor.device, os: visitor.os, browser: visitor.browser, language: visitor.language, params, at: visitedAt, ip: visitor.ip, referrerDomain: visitor.referrerDomain }
     : NO_FACTS;
-  const choice = chooseFlow(campaign.flow, facts, deps.random);
+  const choice = chooseFlow(campaign.flow, facts, deps.random, deps.offerCaps?.capped());
   if (!choice) return { answer: fallback(deps, campaign, 'no path') };
   const offer = choice.offerId !== null ? campaign.offers.get(choice.offerId) : undefined;
   const lander = choice.landerId !== null ? campaign.landers.get(choice.landerId) : undefined;

@@ -144,9 +144,20 @@ function pick(list: FlowWeighted[] | undefined, random: Random): number | null {
   return i < 0 ? null : list[i].id;
 }
 
+/** `pick` among the offers not in `skip`; when every choosable offer is skipped, among all of them (traffic is never dropped for a cap). */
+function pickOffer(list: FlowWeighted[], random: Random, skip: ReadonlySet<number>): number | null {
+  if (skip.size === 0 || !list.some((o) => skip.has(o.id))) return pick(list, random);
+  const open = list.map((o) => (skip.has(o.id) ? { id: o.id, weight: 0 } : o));
+  const i = chooseWeighted(open, random);
+  return i < 0 ? pick(list, random) : list[i].id;
+}
+
+const NO_SKIP: ReadonlySet<number> = new Set();
+
 // No closure per call: under tsx (esbuild keepNames) every named closure is wrapped in a
 // defineProperty call, and `pick` made chooseFlow ~2% of /click's CPU with a one-path flow.
-export function chooseFlow(flow: Flow, facts: FlowFacts, random: Random): FlowChoice | undefined {
+/** `skipOffers`: offers at their daily cap (see offer-caps.ts). */
+export function chooseFlow(flow: Flow, facts: FlowFacts, random: Random, skipOffers: ReadonlySet<number> = NO_SKIP): FlowChoice | undefined {
   let ruleIndex = -1;
   let paths = flow.paths;
   const rules = flow.rules;
@@ -162,5 +173,5 @@ export function chooseFlow(flow: Flow, facts: FlowFacts, random: Random): FlowCh
   const pathIndex = chooseWeighted(paths, random);
   if (pathIndex < 0) return undefined;
   const path = paths[pathIndex];
-  return { ruleIndex, pathIndex, path, landerId: pick(path.landers, random), offerId: pick(path.offers, random) };
+  return { ruleIndex, pathIndex, path, landerId: pick(path.landers, random), offerId: pickOffer(path.offers, random, skipOffers) };
 }

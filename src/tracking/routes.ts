@@ -27,6 +27,7 @@ import {
 } from './click.js';
 import { createHotVisitWriter } from './hot-click.js';
 import { observeTracking } from './metrics.js';
+import { startOfferCapMonitor } from './offer-caps.js';
 import { startRetentionWorker } from './retention.js';
 import { metaRefreshPage, safeUrl } from './destination.js';
 import { createVisitorResolver } from './visitor.js';
@@ -71,6 +72,7 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
     onHoldTimeout: () => counters.uniqueCheckTimedOut++,
   });
   ctx.clickWriter = writer;
+  ctx.offerCaps = startOfferCapMonitor(ctx);
   observeTracking(ctx.metrics, counters, writer);
   if (config.VISIT_RETENTION_DAYS > 0) {
     const retention = startRetentionWorker(ctx, config.VISIT_RETENTION_DAYS);
@@ -95,6 +97,7 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
     counters,
     uniqueWindowHours: config.UNIQUE_WINDOW_HOURS,
     signingSecret,
+    offerCaps: ctx.offerCaps,
   };
   const secure = config.PUBLIC_URL.startsWith('https:');
 

@@ -86,6 +86,17 @@ describe('flow', () => {
     expect(ruleMatches(fb, facts({ referrerDomain: null }))).toBe(false);
   });
 
+  it('skips offers at their daily cap, unless every offer of the path is', () => {
+    const flow: Flow = { rules: [], paths: [{ offers: [{ id: 1, weight: 1000 }, { id: 2 }] }] };
+    const random = seeded(11);
+    for (let i = 0; i < 500; i++) expect(chooseFlow(flow, facts(), random, new Set([1]))?.offerId).toBe(2);
+    const both = new Set<number | undefined>();
+    const even: Flow = { rules: [], paths: [{ offers: [{ id: 1 }, { id: 2 }] }] };
+    for (let i = 0; i < 200; i++) both.add(chooseFlow(even, facts(), random, new Set([1, 2]))?.offerId);
+    expect([...both].sort()).toEqual([1, 2]);
+    expect(chooseFlow({ rules: [], paths: [{ offers: [{ id: 1 }, { id: 2, weight: 0 }] }] }, facts(), random, new Set([1]))?.offerId).toBe(1);
+  });
+
   it('knows IANA zones and refuses offsets', () => {
     expect(isTimeZone('Europe/Berlin')).toBe(true);
     expect(isTimeZone('UTC')).toBe(true);

@@ -1,0 +1,54 @@
+// Offer daily caps: an affiliate network stops paying for an offer's conversions past its daily
+// cap, so once an offer has that many conversions (approved or pending) since midnight in
+// ACCOUNT_TIMEZONE, flows send visitors to the other offers of the path until the day turns. The
+// counts come from Postgres every few seconds, on every instance, so /click only looks up a set; a
+// burst can overshoot a cap by what converts within those seconds.
+import { sql } from 'drizzle-orm';
+import type { AppContext } from '../context.js';
+import { rows, type Db } from '../db/client.js';
+
+export interface OfferCaps {
+  /** The offers at or over their cap now (as of the last refresh). */
+  capped(): ReadonlySet<number>;
+  refresh(): Promise<void>;
+}
+
+/** Offers whose conversions since the start of `now`'s day in `tz` reached their daily cap. */
+export async function cappedOffers(db: Db, tz: string, now = new Date()): Promise<Set<number>> {
+  const found = await rows<{ id: number }>(
+    db,
+    sql`select o.id from offers o
+      where o.daily_cap is not null
+        and (select count(*) from conversions c
+             where c.offer_id = o.id and c.status <> 'declined'
+               and c.converted_at >= (date_trunc('day', ${now.toISOString()}::timestamptz at time zone ${tz}) at time zone ${tz})) >= o.daily_cap`,
+  );
+  return new Set(found.map((r) => Number(r.id)));
+}
+
+const NONE: ReadonlySet<number> = new Set();
+
+/** Keeps the capped set fresh every `everyMs`; a failed refresh keeps the last answer. */
+export function startOfferCapMonitor(ctx: AppContext, everyMs = 5000): OfferCaps {
+  let current: ReadonlySet<number> = NONE;
+  let running: Promise<void> | undefined;
+  const refresh = () => {
+    running ??= cappedOffers(ctx.db, ctx.config.ACCOUNT_TIMEZONE)
+      .then((set) => {
+        current = set.size > 0 ? set : NONE;
+      })
+      .catch((err: Error) => ctx.log.warn({ err }, 'offer caps not refreshed; keeping the last ones'))
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  };
+  const timer = setInterval(() => void refresh(), everyMs);
+  timer.unref();
+  ctx.lifecycle.onShutdown('offer caps', async () => {
+    clearInterval(timer);
+    await running;
+  });
+  void refresh();
+  return { capped: () => current, refresh };
+}
