@@ -59,6 +59,13 @@ export const CampaignCreate = z.strictObject({
   forwardPostbacks: fields.forwardPostbacks.optional(),
 });
 
+/** What a copy may change; everything else (flow, cost, redirect mode, fallback) is the original's. */
+export const CampaignClone = z.strictObject({
+  name: fields.name.optional().describe('default: the original name with " (copy)"'),
+  key: CampaignKey.optional(),
+  trafficSourceId: fields.trafficSourceId.optional(),
+});
+
 export const CampaignPatch = z.strictObject({
   name: fields.name.optional(),
   trafficSourceId: fields.trafficSourceId.optional(),
@@ -179,6 +186,22 @@ export async function createCampaign(deps: ManagementDeps, input: z.output<typeo
     }
   }
 }
+
+/** A new campaign (new key, active) with the original's flow, cost and settings: a new ad account or geo in one call. */
+export async function cloneCampaign(deps: ManagementDeps, original: Row, input: z.output<typeof CampaignClone>): Promise<Row> {
+  return createCampaign(deps, {
+    name: input.name ?? `${original.name} (copy)`.slice(0, 200),
+    key: input.key,
+    trafficSourceId: input.trafficSourceId ?? original.trafficSourceId,
+    cost: { model: original.costModel as CostModel, ...(original.costValue !== null ? { value: original.costValue } : {}) },
+    flow: original.flow,
+    fallbackUrl: original.fallbackUrl,
+    redirectMode: original.redirectMode as CreateInput['redirectMode'],
+    forwardPostbacks: original.forwardPostbacks,
+  });
+}
+type CreateInput = z.output<typeof CampaignCreate>;
+type CostModel = NonNullable<CreateInput['cost']>['model'];
 
 export async function updateCampaign(deps: ManagementDeps, id: number, patch: z.output<typeof CampaignPatch>, ifMatch?: string): Promise<Row> {
   return updateRow(deps, campaigns, {

@@ -14,7 +14,7 @@ import {
   toAffiliateNetwork,
   updateAffiliateNetwork,
 } from './affiliate-networks.js';
-import { CampaignCreate, CampaignOut, CampaignPatch, createCampaign, paramsFor, toCampaign, updateCampaign } from './campaigns.js';
+import { CampaignClone, CampaignCreate, CampaignOut, CampaignPatch, cloneCampaign, createCampaign, paramsFor, toCampaign, updateCampaign } from './campaigns.js';
 import { IdParam } from './fields.js';
 import { createLander, LanderCreate, LanderOut, LanderPatch, toLander, updateLander } from './landers.js';
 import { archiveRow, etagOf, getRow, listRows, ListQuery, type ManagedTable, type ManagementDeps } from './managed-rows.js';
@@ -275,4 +275,23 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
     createFn: createCampaign,
     updateFn: updateCampaign,
   });
+  app.post(
+    '/campaigns/:id/clone',
+    {
+      schema: {
+        tags: ['campaigns'],
+        summary: 'Copy a campaign: same flow, cost and settings, a new key and tracking link',
+        description: 'For a new ad account, geo or traffic source: optionally give the copy a name, a key or another trafficSourceId. The copy starts active.',
+        params: IdParam,
+        body: CampaignClone.optional(),
+        response: { 201: CampaignOut, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut },
+      },
+    },
+    async (req, reply) => {
+      const original = (await getRow(ctx.db, campaigns, req.params.id, 'campaign')) as typeof campaigns.$inferSelect;
+      const copy = await cloneCampaign(deps, original, req.body ?? {});
+      const params = await paramsFor(ctx.db, [copy]);
+      return reply.code(201).header('etag', etagOf('campaign', copy)).send(toCampaign(copy, params.get(copy.trafficSourceId) ?? [], deps));
+    },
+  );
 };

@@ -211,6 +211,25 @@ describe.each(BACKENDS)('management API on %s', (backend) => {
       expect(dup.body.error.field).toBe('key');
     });
 
+    it('clones a campaign with its flow, cost and settings under a new key', async () => {
+      const original = await created('/api/campaigns', { name: 'FB DE', trafficSourceId: ts.id, cost: { model: 'cpm', value: '2' }, flow: flow(), redirectMode: 'meta', fallbackUrl: 'https://fallback.example/' });
+      const copy = await call('POST', `/api/campaigns/${original.id}/clone`, {});
+      expect(copy.status).toBe(201);
+      expect(copy.body).toMatchObject({ name: 'FB DE (copy)', status: 'active', cost: { model: 'cpm', value: '2' }, redirectMode: 'meta', fallbackUrl: 'https://fallback.example/', flow: original.flow });
+      expect(copy.body.id).not.toBe(original.id);
+      expect(copy.body.key).not.toBe(original.key);
+      expect(copy.body.trackingUrl).toContain(`/click/${copy.body.key}?`);
+      expect(t.app.ctx.campaigns.byKey(copy.body.key)?.flow).toEqual(t.app.ctx.campaigns.byKey(original.key)?.flow);
+
+      const named = await call('POST', `/api/campaigns/${original.id}/clone`, { name: 'FB AT', key: 'fb-at' });
+      expect(named.body).toMatchObject({ name: 'FB AT', key: 'fb-at' });
+      expect((await call('POST', `/api/campaigns/${original.id}/clone`, { key: 'fb-at' })).status).toBe(409);
+      expect((await call('POST', '/api/campaigns/999999/clone', {})).status).toBe(404);
+      const badSource = await call('POST', `/api/campaigns/${original.id}/clone`, { trafficSourceId: 999999 });
+      expect(badSource.status).toBe(400);
+      expect(badSource.body.error.field).toBe('trafficSourceId');
+    });
+
     it('updates with If-Match, refuses a stale ETag with 412, and lets the last write win without one', async () => {
       const c = await created('/api/campaigns', { name: 'Edit me', trafficSourceId: ts.id, flow: flow() });
       const read = await call('GET', `/api/campaigns/${c.id}`);

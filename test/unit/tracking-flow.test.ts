@@ -90,7 +90,7 @@ describe('flow', () => {
     const flow: Flow = { rules: [], paths: [{ offers: [{ id: 1, weight: 1000 }, { id: 2 }] }] };
     const random = seeded(11);
     for (let i = 0; i < 500; i++) expect(chooseFlow(flow, facts(), random, new Set([1]))?.offerId).toBe(2);
-    const both = new Set<number | undefined>();
+    const both = new Set<number | null | undefined>();
     const even: Flow = { rules: [], paths: [{ offers: [{ id: 1 }, { id: 2 }] }] };
     for (let i = 0; i < 200; i++) both.add(chooseFlow(even, facts(), random, new Set([1, 2]))?.offerId);
     expect([...both].sort()).toEqual([1, 2]);
