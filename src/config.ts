@@ -2,6 +2,7 @@
 // with one line naming the variable, so a typo in a deployment never half-starts a tracker.
 import { z } from 'zod';
 import { parseCidrList } from './http/ip.js';
+import { isTimeZone } from './time-zone.js';
 
 const int = (min: number, max: number) =>
   z
@@ -43,14 +44,7 @@ const connUrl = (schemes: string[]) =>
       }
     }, `expected a ${schemes.map((s) => s.replace(':', '')).join(' or ')} URL`);
 
-const timezone = z.string().trim().refine((tz) => {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}, 'expected an IANA time zone such as UTC or America/New_York');
+const timezone = z.string().trim().refine(isTimeZone, 'expected an IANA time zone such as UTC or America/New_York');
 
 const currency = z
   .string()

@@ -3,7 +3,7 @@
 // handler turns the zod path into the `field` of the 400 (`flow.paths[0].offers[1].weight`).
 import { z } from 'zod';
 import { isValidCidr, normalizeCidr } from '../http/ip.js';
-import { isTimeZone } from '../tracking/flow.js';
+import { isTimeZone } from '../time-zone.js';
 import { unknownTokens } from '../tracking/tokens.js';
 
 export const Id = z.number().int().positive().max(2_147_483_647);

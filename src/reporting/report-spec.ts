@@ -1,7 +1,7 @@
 // What a report asks for, parsed and checked without I/O: dimensions, filters, time range words,
 // sort. Every rejection names the query parameter at fault.
 import { badRequest } from '../http/errors.js';
-import { isTimeZone } from '../tracking/flow.js';
+import { isTimeZone } from '../time-zone.js';
 
 export type Attribution = 'visit' | 'postback';
 

@@ -66,17 +66,6 @@ function referrerMatches(domains: readonly string[], domain: string | null): boo
   return domains.some((x) => d === x || d.endsWith(`.${x}`));
 }
 
-/** An IANA zone name Intl knows; offsets ("+05:30") are refused, as Postgres reads them POSIX-style (sign inverted). */
-export function isTimeZone(tz: string): boolean {
-  if (/^[+-]?\d/.test(tz)) return false;
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const WEEKDAY: Record<string, number> = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6, Sun: 7 };
 const QUARTER_HOUR_MS = 15 * 60_000;
 const formats = new Map<string, Intl.DateTimeFormat>();

@@ -24,6 +24,7 @@ describe('loadConfig', () => {
     ['PORT', '70000', 'invalid PORT: expected an integer 1-65535'],
     ['TRUST_PROXY', '10.0.0.0/8,banana', 'invalid TRUST_PROXY: "banana" is not an IP address or CIDR range'],
     ['ACCOUNT_TIMEZONE', 'Mars/Olympus', 'invalid ACCOUNT_TIMEZONE'],
+    ['ACCOUNT_TIMEZONE', '+05:30', 'invalid ACCOUNT_TIMEZONE'],
     ['ACCOUNT_CURRENCY', 'dollars', 'invalid ACCOUNT_CURRENCY'],
     ['DATABASE_URL', 'mysql://x', 'invalid DATABASE_URL'],
     ['PUBLIC_URL', 'javascript:alert(1)', 'invalid PUBLIC_URL'],

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Flow } from '../../src/db/schema.js';
-import { chooseFlow, chooseWeighted, isTimeZone, localDayHour, ruleMatches, type FlowFacts } from '../../src/tracking/flow.js';
+import { isTimeZone } from '../../src/time-zone.js';
+import { chooseFlow, chooseWeighted, localDayHour, ruleMatches, type FlowFacts } from '../../src/tracking/flow.js';
 
 /** A seeded PRNG (mulberry32), so a failing split can be replayed. */
 function seeded(seed: number) {
