@@ -29,6 +29,7 @@ import { createHotVisitWriter } from './hot-click.js';
 import { observeTracking } from './metrics.js';
 import { startOfferCapMonitor } from './offer-caps.js';
 import { startRetentionWorker } from './retention.js';
+import { TRACK_SCRIPT } from './track-script.js';
 import { metaRefreshPage, safeUrl } from './destination.js';
 import { createVisitorResolver } from './visitor.js';
 
@@ -205,6 +206,11 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
     '/cta/:n',
     { schema: { tags: ['tracking'], summary: 'Lander click-through to offer slot n of a multi-offer lander', querystring: CtaQuery, params: CtaParams } },
     (req, reply) => cta(req, reply, req.params.n),
+  );
+  app.get(
+    '/track.js',
+    { schema: { tags: ['tracking'], summary: 'Direct-tracking script for landers: <script src="PUBLIC_URL/track.js?campaign=KEY" async>' } },
+    (_req, reply) => reply.header('cache-control', 'public, max-age=3600').type('application/javascript; charset=utf-8').send(TRACK_SCRIPT),
   );
   app.get(
     '/dm',
