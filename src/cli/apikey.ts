@@ -1,14 +1,14 @@
-// npm run apikey -- create --name NAME | list | revoke ID
+// npm run apikey -- create --name NAME [--read-only] | list | revoke ID
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { openEmbedded, openPostgres, type Database } from '../db/client.js';
 import { migrate } from '../db/migrate.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../management/api-keys.js';
 
-const USAGE = 'usage: npm run apikey -- create --name NAME | list | revoke ID';
+const USAGE = 'usage: npm run apikey -- create --name NAME [--read-only] | list | revoke ID';
 
 async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { name: { type: 'string' } } });
+  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { name: { type: 'string' }, 'read-only': { type: 'boolean' } } });
   const [command, arg] = positionals;
   const config = loadConfig();
   const database: Database = config.DATABASE_URL
@@ -19,14 +19,15 @@ async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'create': {
         if (!values.name) throw new Error('create needs --name NAME');
-        const { id, key } = await createApiKey(database.db, values.name);
-        process.stdout.write(`created key ${id} "${values.name}" (shown once, keep it):\n${key}\n`);
+        const scope = values['read-only'] ? 'read' : 'admin';
+        const { id, key } = await createApiKey(database.db, values.name, scope);
+        process.stdout.write(`created ${scope} key ${id} "${values.name}" (shown once, keep it):\n${key}\n`);
         return 0;
       }
       case 'list': {
         for (const k of await listApiKeys(database.db)) {
           const state = k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active';
-          process.stdout.write(`${k.id}\t${k.keyPrefix}…\t${k.name}\t${state}\tcreated ${k.createdAt.toISOString()}\n`);
+          process.stdout.write(`${k.id}\t${k.keyPrefix}…\t${k.name}\t${k.scope}\t${state}\tcreated ${k.createdAt.toISOString()}\n`);
         }
         return 0;
       }

@@ -33,6 +33,8 @@ const managed = {
 
 // ---------------------------------------------------------------- access
 
+export type ApiKeyScope = 'admin' | 'read';
+
 export const apiKeys = pgTable('api_keys', {
   id: serial('id').primaryKey(),
   name: text('name').notNull(),
@@ -40,6 +42,8 @@ export const apiKeys = pgTable('api_keys', {
   keyHash: char('key_hash', { length: 64 }).notNull().unique(),
   /** First characters of the key, so a user can tell keys apart in `apikey list`. */
   keyPrefix: varchar('key_prefix', { length: 16 }).notNull(),
+  /** `admin` changes anything; `read` only reads (GET), and never the API keys: for reporting and optimisation tools. */
+  scope: varchar('scope', { length: 8 }).$type<ApiKeyScope>().notNull().default('admin'),
   createdAt: tstz('created_at').notNull().defaultNow(),
   lastUsedAt: tstz('last_used_at'),
   revokedAt: tstz('revoked_at'),

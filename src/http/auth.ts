@@ -2,7 +2,7 @@
 import type { onRequestAsyncHookHandler } from 'fastify';
 import type { AppContext } from '../context.js';
 import { presentedKey, verifyApiKey } from '../management/api-keys.js';
-import { unauthorized } from './errors.js';
+import { forbidden, unauthorized } from './errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -15,6 +15,10 @@ export function requireApiKey(ctx: AppContext): onRequestAsyncHookHandler {
   return async (req) => {
     const check = await verifyApiKey(ctx.db, presentedKey(req.headers), ctx.config.TRACKLANE_API_KEY);
     if (!check.ok) throw unauthorized();
+    // A read key may read everything but the keys themselves, and change nothing.
+    if (check.scope === 'read' && ((req.method !== 'GET' && req.method !== 'HEAD') || req.url.startsWith('/api/api-keys'))) {
+      throw forbidden('this API key is read-only');
+    }
     req.apiKeyId = check.keyId;
   };
 }

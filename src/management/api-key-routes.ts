@@ -10,6 +10,7 @@ const ApiKeyInfo = z.object({
   id: z.number().int(),
   name: z.string(),
   keyPrefix: z.string(),
+  scope: z.enum(['admin', 'read']),
   createdAt: z.date(),
   lastUsedAt: z.date().nullable(),
   revokedAt: z.date().nullable(),
@@ -28,13 +29,16 @@ export const apiKeyRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fast
       schema: {
         tags: ['api keys'],
         summary: 'Create an API key; the key is in this answer only',
-        body: z.object({ name: z.string().trim().min(1).max(100) }),
-        response: { 201: z.object({ id: z.number().int(), name: z.string(), key: z.string() }) },
+        body: z.object({
+          name: z.string().trim().min(1).max(100),
+          scope: z.enum(['admin', 'read']).default('admin').describe('read: GET only, never /api/api-keys (for reporting and optimisation tools)'),
+        }),
+        response: { 201: z.object({ id: z.number().int(), name: z.string(), scope: z.enum(['admin', 'read']), key: z.string() }) },
       },
     },
     async (req, reply) => {
-      const created = await createApiKey(ctx.db, req.body.name);
-      return reply.code(201).send({ ...created, name: req.body.name });
+      const created = await createApiKey(ctx.db, req.body.name, req.body.scope);
+      return reply.code(201).send({ ...created, name: req.body.name, scope: req.body.scope });
     },
   );
   app.delete(

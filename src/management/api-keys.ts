@@ -3,7 +3,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { and, desc, eq, isNull } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { apiKeys } from '../db/schema.js';
+import { apiKeys, type ApiKeyScope } from '../db/schema.js';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -21,16 +21,17 @@ export interface ApiKeyInfo {
   id: number;
   name: string;
   keyPrefix: string;
+  scope: ApiKeyScope;
   createdAt: Date;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
 }
 
-export async function createApiKey(db: Db, name: string): Promise<{ id: number; key: string }> {
+export async function createApiKey(db: Db, name: string, scope: ApiKeyScope = 'admin'): Promise<{ id: number; key: string }> {
   const key = generateKey();
   const [row] = await db
     .insert(apiKeys)
-    .values({ name, keyHash: hashKey(key), keyPrefix: key.slice(0, 10) })
+    .values({ name, keyHash: hashKey(key), keyPrefix: key.slice(0, 10), scope })
     .returning({ id: apiKeys.id });
   return { id: row.id, key };
 }
@@ -41,6 +42,7 @@ export async function listApiKeys(db: Db): Promise<ApiKeyInfo[]> {
       id: apiKeys.id,
       name: apiKeys.name,
       keyPrefix: apiKeys.keyPrefix,
+      scope: apiKeys.scope,
       createdAt: apiKeys.createdAt,
       lastUsedAt: apiKeys.lastUsedAt,
       revokedAt: apiKeys.revokedAt,
@@ -64,17 +66,17 @@ function constantTimeEqual(a: string, b: string): boolean {
   return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 }
 
-export type KeyCheck = { ok: true; keyId: number | null } | { ok: false };
+export type KeyCheck = { ok: true; keyId: number | null; scope: ApiKeyScope } | { ok: false };
 
 export async function verifyApiKey(db: Db, presented: string, bootstrapKey?: string): Promise<KeyCheck> {
   if (!presented || presented.length > 256) return { ok: false };
-  if (bootstrapKey && constantTimeEqual(presented, bootstrapKey)) return { ok: true, keyId: null };
+  if (bootstrapKey && constantTimeEqual(presented, bootstrapKey)) return { ok: true, keyId: null, scope: 'admin' };
   const [row] = await db
-    .select({ id: apiKeys.id })
+    .select({ id: apiKeys.id, scope: apiKeys.scope })
     .from(apiKeys)
     .where(and(eq(apiKeys.keyHash, hashKey(presented)), isNull(apiKeys.revokedAt)))
     .limit(1);
-  return row ? { ok: true, keyId: row.id } : { ok: false };
+  return row ? { ok: true, keyId: row.id, scope: row.scope } : { ok: false };
 }
 
 /** The key from `api-key: KEY` or `Authorization: Bearer KEY`, if either is present. */

@@ -40,6 +40,28 @@ describe.each(BACKENDS)('foundation on %s', (backend) => {
     expect((await t.app.inject({ url: '/api/api-keys', headers: { 'api-key': TEST_API_KEY } })).statusCode).toBe(200);
   });
 
+  it('gives read-only keys GET on everything but the keys, and nothing else', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/api/api-keys', headers: { 'api-key': TEST_API_KEY }, payload: { name: 'optimiser', scope: 'read' } });
+    expect(res.statusCode).toBe(201);
+    expect(res.json().scope).toBe('read');
+    const read = { authorization: `Bearer ${res.json().key}` };
+    expect((await t.app.inject({ url: '/api/campaigns', headers: read })).statusCode).toBe(200);
+    expect((await t.app.inject({ url: '/api/reports?from=2026-01-01&to=2026-01-02', headers: read })).statusCode).toBe(200);
+    for (const req of [
+      { method: 'POST' as const, url: '/api/traffic-sources', payload: { name: 'nope' } },
+      { method: 'DELETE' as const, url: '/api/campaigns/1' },
+      { method: 'GET' as const, url: '/api/api-keys' },
+      { method: 'POST' as const, url: '/api/api-keys', payload: { name: 'escalate' } },
+    ]) {
+      const denied = await t.app.inject({ ...req, headers: read });
+      expect(denied.statusCode, `${req.method} ${req.url}`).toBe(403);
+      expect(denied.json().error.message).toContain('read-only');
+    }
+    const list = (await t.app.inject({ url: '/api/api-keys', headers: { 'api-key': TEST_API_KEY } })).json();
+    expect(list.items.find((k: { name: string }) => k.name === 'optimiser').scope).toBe('read');
+    expect(list.items.find((k: { name: string }) => k.name !== 'optimiser').scope).toBe('admin');
+  });
+
   it('stores keys hashed, never in clear', async () => {
     const { key } = await createApiKey(t.app.ctx.db, 'hash check');
     const stored = await t.app.ctx.db.select().from(apiKeys);

@@ -1,0 +1,1 @@
+ALTER TABLE "api_keys" ADD COLUMN "scope" varchar(8) DEFAULT 'admin' NOT NULL;
