@@ -159,3 +159,15 @@ export async function readLog(db: Db, q: LogQuery): Promise<LogPage> {
 }
 
 export const logColumns = (kind: LogKind) => LOGS[kind].columns.map(([name]) => name);
+
+/** One conversion as the log shows it, with every status it has had (oldest first); null when there is none. */
+export async function readConversion(db: Db, id: number): Promise<Record<string, unknown> | null> {
+  const cols = sql.join(LOGS.conversions.columns.map(([name, expr]) => sql`${expr} as ${sql.identifier(name)}`), sql`, `);
+  const [row] = await rows<Record<string, unknown>>(db, sql`select ${cols} from conversions where id = ${id}`);
+  if (!row) return null;
+  const history = await rows<Record<string, unknown>>(
+    db,
+    sql`select status, payout::text as payout, ${iso('changed_at')} as "changedAt" from conversion_status_history where conversion_id = ${id} order by changed_at, id`,
+  );
+  return { ...row, history };
+}

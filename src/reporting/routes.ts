@@ -13,7 +13,7 @@ import { badRequest, conflict, notFound } from '../http/errors.js';
 import { setVisitCosts } from './cost-update.js';
 import { startRollupDeltaFolder } from './rollup-deltas.js';
 import { csvLine, reportCsv } from './csv.js';
-import { logColumns, readLog, type LogKind } from './raw-logs.js';
+import { logColumns, readConversion, readLog, type LogKind } from './raw-logs.js';
 import { resolveRange, runReport, type ReportRequest } from './report-query.js';
 import {
   checkSort,
@@ -214,6 +214,23 @@ export const reportingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (f
     async (req, reply) => {
       const q = req.query as Query;
       return logRoute(q.attributed === 'false' ? 'pendingPostbacks' : 'conversions', q, reply);
+    },
+  );
+
+  app.get(
+    '/conversions/:id',
+    {
+      schema: {
+        tags: ['reports'],
+        summary: 'One conversion with its status history (every status it has had, oldest first)',
+        params: z.object({ id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) }),
+        response: { 200: z.record(z.string(), z.unknown()) },
+      },
+    },
+    async (req) => {
+      const conversion = await readConversion(ctx.db, req.params.id);
+      if (!conversion) throw notFound('conversion');
+      return conversion;
     },
   );
 

@@ -143,6 +143,18 @@ describe.each(BACKENDS)('postback attribution on %s', (backend) => {
     // The same status again is a duplicate, not another history row.
     expect((await postback({ cid: v.clickId, txid: 'order-1', status: 'declined' })).json().outcome).toBe('duplicate');
     expect(await db().select().from(conversionStatusHistory).where(eq(conversionStatusHistory.conversionId, list[0].id))).toHaveLength(2);
+
+    // The API shows the conversion with its history.
+    const one = await t.app.inject({ url: `/api/conversions/${list[0].id}`, headers: authHeaders() });
+    expect(one.statusCode).toBe(200);
+    expect(one.json()).toMatchObject({ id: list[0].id, clickId: v.clickId, txid: 'order-1', status: 'declined', payout: '20.000000' });
+    expect(one.json().history.map((h: { status: string; payout: string }) => [h.status, h.payout])).toEqual([
+      ['approved', '20.000000'],
+      ['declined', '20.000000'],
+    ]);
+    expect(one.json().history[0].changedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect((await t.app.inject({ url: '/api/conversions/99999999', headers: authHeaders() })).statusCode).toBe(404);
+    expect((await t.app.inject({ url: '/api/conversions/abc', headers: authHeaders() })).json().error.field).toBe('id');
   });
 
   it('attributes a postback whose click is only in the hot record (not flushed to Postgres)', async () => {
