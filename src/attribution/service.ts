@@ -2,6 +2,7 @@
 // dependencies, and the two background workers (pending retries, forward deliveries). Both route
 // plugins (root and /api) share it through attributionFor(ctx).
 import type { AppContext } from '../context.js';
+import { startPeriodic } from '../periodic.js';
 import { createRateCache, type RateCache } from './currency.js';
 import { createInsertBatcher } from './insert-batcher.js';
 import { deliverDue, type DeliveryDeps, type DeliveryRunResult } from './deliveries.js';
@@ -83,33 +84,9 @@ async function createAttributionService(ctx: AppContext): Promise<AttributionSer
   };
 
   if (config.POSTBACK_WORKER_MS > 0) {
-    startWorker(ctx, 'pending postbacks', config.POSTBACK_WORKER_MS, () => service.retryPending(), stats);
-    startWorker(ctx, 'postback forwarding', config.POSTBACK_WORKER_MS, () => service.deliver(), stats);
+    const onError = () => void stats.workerErrors++;
+    startPeriodic(ctx, { name: 'pending postbacks worker', everyMs: config.POSTBACK_WORKER_MS, run: () => service.retryPending(), onError });
+    startPeriodic(ctx, { name: 'postback forwarding worker', everyMs: config.POSTBACK_WORKER_MS, run: () => service.deliver(), onError });
   }
   return service;
-}
-
-/** Runs `work` every `everyMs`, never overlapping itself; stops (and waits for a run) on shutdown. */
-function startWorker(ctx: AppContext, name: string, everyMs: number, work: () => Promise<unknown>, stats: AttributionStats) {
-  let running: Promise<void> | undefined;
-  let stopped = false;
-  const tick = () => {
-    if (running || stopped) return;
-    running = work()
-      .then(() => undefined)
-      .catch((err: Error) => {
-        stats.workerErrors++;
-        ctx.log.error({ err, worker: name }, 'attribution worker pass failed');
-      })
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  const timer = setInterval(tick, everyMs);
-  timer.unref();
-  ctx.lifecycle.onShutdown(`${name} worker`, async () => {
-    stopped = true;
-    clearInterval(timer);
-    await running;
-  });
 }

@@ -5,6 +5,7 @@
 import { sql } from 'drizzle-orm';
 import type { AppContext } from '../context.js';
 import { rows, type Db } from '../db/client.js';
+import { startPeriodic } from '../periodic.js';
 
 /**
  * Moves every committed delta into the rollups. `wait` = true waits for a fold another instance is
@@ -34,8 +35,6 @@ export interface DeltaFolderStats {
 /** Starts the background fold; stops it (after one last fold) on shutdown. */
 export function startRollupDeltaFolder(ctx: AppContext, everyMs: number, { vacuumEvery = 30 } = {}): DeltaFolderStats {
   const stats: DeltaFolderStats = { folds: 0, errors: 0 };
-  let running: Promise<void> | undefined;
-  let stopped = false;
   let sinceVacuum = 0;
   const pass = async () => {
     const changed = await foldRollupDeltas(ctx.db, { wait: false });
@@ -46,29 +45,21 @@ export function startRollupDeltaFolder(ctx: AppContext, everyMs: number, { vacuu
       await vacuumRollupDeltas(ctx.db);
     }
   };
-  const tick = () => {
-    if (running || stopped) return;
-    running = pass()
-      .catch((err: Error) => {
-        stats.errors++;
-        ctx.log.error({ err, worker: 'rollup fold' }, 'folding rollup deltas failed');
-      })
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  const timer = setInterval(tick, everyMs);
-  timer.unref();
-  ctx.lifecycle.onShutdown('rollup fold', async () => {
-    stopped = true;
-    clearInterval(timer);
-    await running;
+  startPeriodic(ctx, {
+    name: 'rollup fold',
+    everyMs,
+    run: pass,
+    onError: () => void stats.errors++,
     // Not needed for exactness (deltas are durable and the next report folds them), only so an
     // idle database holds none.
-    await foldRollupDeltas(ctx.db, { wait: false }).catch((err: Error) => {
-      stats.errors++;
-      ctx.log.warn({ err }, 'last rollup delta fold failed');
-    });
+    onStop: () =>
+      foldRollupDeltas(ctx.db, { wait: false }).then(
+        () => undefined,
+        (err: Error) => {
+          stats.errors++;
+          ctx.log.warn({ err }, 'last rollup delta fold failed');
+        },
+      ),
   });
   return stats;
 }

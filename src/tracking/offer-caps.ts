@@ -6,6 +6,7 @@
 import { sql } from 'drizzle-orm';
 import type { AppContext } from '../context.js';
 import { rows, type Db } from '../db/client.js';
+import { startPeriodic } from '../periodic.js';
 
 export interface OfferCaps {
   /** The offers at or over their cap now (as of the last refresh). */
@@ -31,24 +32,14 @@ const NONE: ReadonlySet<number> = new Set();
 /** Keeps the capped set fresh every `everyMs`; a failed refresh keeps the last answer. */
 export function startOfferCapMonitor(ctx: AppContext, everyMs = 5000): OfferCaps {
   let current: ReadonlySet<number> = NONE;
-  let running: Promise<void> | undefined;
-  const refresh = () => {
-    running ??= cappedOffers(ctx.db, ctx.config.ACCOUNT_TIMEZONE)
-      .then((set) => {
-        current = set.size > 0 ? set : NONE;
-      })
-      .catch((err: Error) => ctx.log.warn({ err }, 'offer caps not refreshed; keeping the last ones'))
-      .finally(() => {
-        running = undefined;
-      });
-    return running;
-  };
-  const timer = setInterval(() => void refresh(), everyMs);
-  timer.unref();
-  ctx.lifecycle.onShutdown('offer caps', async () => {
-    clearInterval(timer);
-    await running;
+  const task = startPeriodic(ctx, {
+    name: 'offer caps',
+    everyMs,
+    firstAfterMs: 0,
+    run: () => cappedOffers(ctx.db, ctx.config.ACCOUNT_TIMEZONE),
+    after: (set) => {
+      current = set.size > 0 ? set : NONE;
+    },
   });
-  void refresh();
-  return { capped: () => current, refresh };
+  return { capped: () => current, refresh: task.runNow };
 }

@@ -8,6 +8,7 @@
 import { sql } from 'drizzle-orm';
 import type { AppContext } from '../context.js';
 import { rows, type Db } from '../db/client.js';
+import { startPeriodic } from '../periodic.js';
 
 export interface RetentionPass {
   /** Visits visited before this instant were deleted. */
@@ -56,37 +57,20 @@ export interface RetentionStats {
   errors: number;
 }
 
-/** Runs a pass every `everyMs` (and soon after start), never two at once; stops on shutdown. */
+/** A pass 30 s after start and every `everyMs`; a backlog (the first pass on an old database) goes on a batch limit at a time. */
 export function startRetentionWorker(ctx: AppContext, retentionDays: number, everyMs = 10 * 60_000): RetentionStats {
   const stats: RetentionStats = { visitsDeleted: 0, errors: 0 };
-  let running: Promise<void> | undefined;
-  let stopped = false;
-  const tick = () => {
-    if (running || stopped) return;
-    running = deleteExpiredVisits(ctx.db, { retentionDays })
-      .then((pass) => {
-        stats.visitsDeleted += pass.visits;
-        if (pass.visits > 0 || pass.landerClicks > 0) ctx.log.info({ ...pass, retentionDays }, 'deleted visits past their retention');
-        // A backlog (the first pass on an old database) goes on at once, a batch limit at a time.
-        if (!pass.done && !stopped) setTimeout(tick, 1000).unref();
-      })
-      .catch((err: Error) => {
-        stats.errors++;
-        ctx.log.error({ err, worker: 'visit retention' }, 'deleting expired visits failed');
-      })
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  const first = setTimeout(tick, 30_000);
-  first.unref();
-  const timer = setInterval(tick, everyMs);
-  timer.unref();
-  ctx.lifecycle.onShutdown('visit retention', async () => {
-    stopped = true;
-    clearTimeout(first);
-    clearInterval(timer);
-    await running;
+  startPeriodic(ctx, {
+    name: 'visit retention',
+    everyMs,
+    firstAfterMs: 30_000,
+    run: () => deleteExpiredVisits(ctx.db, { retentionDays }),
+    after: (pass) => {
+      stats.visitsDeleted += pass.visits;
+      if (pass.visits > 0 || pass.landerClicks > 0) ctx.log.info({ ...pass, retentionDays }, 'deleted visits past their retention');
+      return !pass.done;
+    },
+    onError: () => void stats.errors++,
   });
   return stats;
 }
