@@ -112,6 +112,9 @@ export function decodeCursor(cursor: string): { time: string; id: string } {
   return { time: m[1], id: m[2] };
 }
 
+/** A log's columns as a select list, named as the API shows them. */
+const selectList = (kind: LogKind) => sql.join(LOGS[kind].columns.map(([name, expr]) => sql`${expr} as ${sql.identifier(name)}`), sql`, `);
+
 export interface LogQuery {
   kind: LogKind;
   range: TimeRange;
@@ -142,7 +145,7 @@ export async function readLog(db: Db, q: LogQuery): Promise<LogPage> {
     // Microseconds, because Postgres keeps them and a millisecond cursor could skip rows.
     conds.push(sql`(${time}, ${id}) < (${c.time}::timestamptz, ${idValue})`);
   }
-  const cols = sql.join(log.columns.map(([name, expr]) => sql`${expr} as ${sql.identifier(name)}`), sql`, `);
+  const cols = selectList(q.kind);
   const found = await rows<Record<string, unknown>>(
     db,
     sql`select ${cols}, to_char(${time} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_time, ${id}::text as cursor_id
@@ -162,8 +165,7 @@ export const logColumns = (kind: LogKind) => LOGS[kind].columns.map(([name]) => 
 
 /** One conversion as the log shows it, with every status it has had (oldest first); null when there is none. */
 export async function readConversion(db: Db, id: number): Promise<Record<string, unknown> | null> {
-  const cols = sql.join(LOGS.conversions.columns.map(([name, expr]) => sql`${expr} as ${sql.identifier(name)}`), sql`, `);
-  const [row] = await rows<Record<string, unknown>>(db, sql`select ${cols} from conversions where id = ${id}`);
+  const [row] = await rows<Record<string, unknown>>(db, sql`select ${selectList('conversions')} from conversions where id = ${id}`);
   if (!row) return null;
   const history = await rows<Record<string, unknown>>(
     db,
