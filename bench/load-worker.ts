@@ -7,6 +7,7 @@ import autocannon from 'autocannon';
 import { RawHttpPool } from './lib/raw-http.js';
 import { summarizeLatency, type LatencySummary } from './lib/stats.js';
 import { planRequest, type TrafficPlan } from './lib/traffic.js';
+import { runWrk, type WrkJob } from './lib/wrk.js';
 
 export interface AutocannonJob {
   type: 'autocannon';
@@ -30,7 +31,7 @@ export interface FixedRateJob {
   maxSockets: number;
 }
 
-export type LoadJob = AutocannonJob | FixedRateJob;
+export type LoadJob = AutocannonJob | WrkJob | FixedRateJob;
 
 export interface LoadResult {
   sent: number;
@@ -191,7 +192,9 @@ function perSecond(fromScheduled: Float64Array, rate: number) {
 }
 
 export function runJob(job: LoadJob): Promise<LoadResult> {
-  return job.type === 'autocannon' ? runAutocannon(job) : runFixedRate(job);
+  if (job.type === 'autocannon') return runAutocannon(job);
+  if (job.type === 'wrk') return runWrk(job);
+  return runFixedRate(job);
 }
 
 if (process.send) {

@@ -20,6 +20,7 @@ import { freePort, LoadGenerator, ROOT, spawnNode, type NodeProcess } from './li
 import { cpuPercent, formatTable, parseScale, scaled, type Cell } from './lib/stats.js';
 import { runIngestion, type IngestionResult } from './ingest.js';
 import { runReports, type ReportsResult } from './reports.js';
+import { pickGenerator } from './lib/wrk.js';
 
 const env = process.env;
 const SCALE = parseScale(env.BENCH_SCALE);
@@ -33,6 +34,7 @@ const SETTINGS = {
   rounds: num('BENCH_ROUNDS', 3, 1, 20),
   roundSeconds: num('BENCH_ROUND_SECONDS', 5, 1, 120),
   connections: num('BENCH_CONNECTIONS', 32, 1, 1000),
+  generator: pickGenerator(env.BENCH_GENERATOR),
   fixedSeconds: num('BENCH_FIXED_SECONDS', 10, 2, 300),
   warmupRequests: 3000,
   ingestionVisits: scaled(1_000_000, SCALE, 1000),

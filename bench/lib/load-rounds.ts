@@ -4,6 +4,7 @@
 import type { LoadResult } from '../load-worker.js';
 import { cpuPercent, median, ratio } from './stats.js';
 import type { TrafficPlan } from './traffic.js';
+import type { ClosedLoopGenerator } from './wrk.js';
 import { machineBusyPercent, machineCpu, processCpuMicros, servicesCpuDelta, servicesCpuMicros, type LoadGenerator } from './procs.js';
 
 export interface Target {
@@ -64,18 +65,19 @@ export interface RoundOptions {
   rounds: number;
   roundSeconds: number;
   connections: number;
+  generator: ClosedLoopGenerator;
   warmupRequests: number;
   /** Upper bound on one round's requests (e.g. the click IDs available for postbacks). */
   maxPerRound?: number;
   log: (line: string) => void;
 }
 
-async function measured(gen: LoadGenerator, t: Target, amount: number, offset: number, connections: number) {
+async function measured(gen: LoadGenerator, t: Target, amount: number, offset: number, opts: RoundOptions) {
   const cpu0 = processCpuMicros(t.pid);
   const m0 = machineCpu();
   const s0 = servicesCpuMicros();
   const t0 = Date.now();
-  const r: LoadResult = await gen.run({ type: 'autocannon', port: t.port, plan: t.plan, connections, amount, offset });
+  const r: LoadResult = await gen.run({ type: opts.generator, port: t.port, plan: t.plan, connections: opts.connections, amount, offset });
   const wall = Date.now() - t0;
   const cpu1 = processCpuMicros(t.pid);
   const m1 = machineCpu();
@@ -118,7 +120,7 @@ export async function interleave(gen: LoadGenerator, baseline: Target, target: T
   };
 
   for (const t of [baseline, target]) {
-    const w = await measured(gen, t, opts.warmupRequests, take(t, opts.warmupRequests), opts.connections);
+    const w = await measured(gen, t, opts.warmupRequests, take(t, opts.warmupRequests), opts);
     account(t, w.r);
     lastRate.set(t.name, w.r.requestsPerSecond);
     opts.log(`  warm-up ${t.name}: ${Math.round(w.r.requestsPerSecond)} req/s`);
@@ -127,7 +129,7 @@ export async function interleave(gen: LoadGenerator, baseline: Target, target: T
     for (const t of [baseline, target]) {
       let amount = Math.max(500, Math.round((lastRate.get(t.name) ?? 1000) * opts.roundSeconds));
       if (opts.maxPerRound !== undefined) amount = Math.min(amount, opts.maxPerRound);
-      const m = await measured(gen, t, amount, take(t, amount), opts.connections);
+      const m = await measured(gen, t, amount, take(t, amount), opts);
       account(t, m.r);
       lastRate.set(t.name, m.r.requestsPerSecond);
       const ok = m.r.statuses[String(t.okStatus)] ?? 0;

@@ -17,11 +17,11 @@ export const USER_AGENTS = [
   'Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36 [FBAN/EMA;FBLC/en_US;FBAV/406.0.0.11.115;]',
 ] as const;
 
-const LANGUAGES = ['en-US,en;q=0.9', 'de-DE,de;q=0.8,en;q=0.5', 'fr-FR,fr;q=0.9', 'es-ES,es;q=0.9', 'pt-BR,pt;q=0.9,en;q=0.5'];
-const PLACEMENTS = ['Facebook_Mobile_Feed', 'Instagram_Stories', 'Facebook_Right_Column', 'Audience_Network', 'Instagram_Feed'];
+export const LANGUAGES = ['en-US,en;q=0.9', 'de-DE,de;q=0.8,en;q=0.5', 'fr-FR,fr;q=0.9', 'es-ES,es;q=0.9', 'pt-BR,pt;q=0.9,en;q=0.5'];
+export const PLACEMENTS = ['Facebook_Mobile_Feed', 'Instagram_Stories', 'Facebook_Right_Column', 'Audience_Network', 'Instagram_Feed'];
 
 /** First octets of widely used public ranges, so the geo lookup sees a spread of countries. */
-const FIRST_OCTETS = [2, 5, 24, 31, 37, 41, 46, 62, 77, 81, 85, 89, 91, 103, 109, 151, 176, 185, 188, 201];
+export const FIRST_OCTETS = [2, 5, 24, 31, 37, 41, 46, 62, 77, 81, 85, 89, 91, 103, 109, 151, 176, 185, 188, 201];
 
 /** A deterministic, varied public IPv4 address for request number i. */
 export function clientIp(i: number): string {

@@ -16,6 +16,7 @@ import {
   summarizeLatency,
 } from '../../bench/lib/stats.js';
 import { clickHeaders, clickPath, clientIp, planRequest } from '../../bench/lib/traffic.js';
+import { parseWrkSummary, pickGenerator, wrkScript } from '../../bench/lib/wrk.js';
 
 describe('bench statistics', () => {
   it('takes nearest-rank percentiles: a sample that was actually observed', () => {
@@ -108,5 +109,31 @@ describe('machine CPU from /proc/stat', () => {
     const stat = 'cpu  100 5 50 800 20 0 5 0 0 0\ncpu0 50 2 25 400 10 0 2 0 0 0\n';
     expect(parseProcStatTotals(stat)).toEqual({ busy: 160, total: 980 });
     expect(() => parseProcStatTotals('nonsense')).toThrow(/proc\/stat/);
+  });
+});
+
+describe('wrk as the load generator', () => {
+  it('sends exactly the amount asked, numbered from the offset, for the campaign key asked', () => {
+    const lua = wrkScript({ kind: 'click', key: 'a b/c' }, 1234, 500, null);
+    expect(lua).toContain('local amount, offset = 1234, 500');
+    expect(lua).toContain('"/click/a%20b%2Fc?"');
+    // Past the amount a connection is parked, never sent another real request.
+    expect(lua).toMatch(/if sent >= amount then return "" end/);
+    const pb = wrkScript({ kind: 'postback', clickIds: ['x'] }, 10, 0, '/tmp/ids.txt');
+    expect(pb).toContain('io.lines("/tmp/ids.txt")');
+    expect(pb).toContain('"&txid=bench-" .. i');
+  });
+
+  it("reads the summary line the script's done() prints, latencies in microseconds", () => {
+    const out = 'Running 60s test\ntracklane-wrk: all answered\ntracklane-wrk-json: {"requests":100,"durationUs":2000000,"statuses":{"302":99,"500":1},"errors":0,"timeouts":0,"p50":1200.5,"p99":4000,"p999":9000,"max":12000,"mean":1500}\n';
+    expect(parseWrkSummary(out)).toMatchObject({ requests: 100, statuses: { '302': 99, '500': 1 }, p99: 4000 });
+    expect(parseWrkSummary('Running 60s test\n')).toBeNull();
+  });
+
+  it('takes BENCH_GENERATOR when set and refuses anything else', () => {
+    expect(pickGenerator('autocannon')).toBe('autocannon');
+    expect(pickGenerator('wrk')).toBe('wrk');
+    expect(['wrk', 'autocannon']).toContain(pickGenerator(undefined));
+    expect(() => pickGenerator('ab')).toThrow(/BENCH_GENERATOR/);
   });
 });
