@@ -83,6 +83,8 @@ const envSchema = z.object({
   CLICK_FLUSH_MS: int(10, 60000).default(250),
   CLICK_BUFFER_MAX: int(1000, 10_000_000).default(200_000),
   CLICK_SPILL_DIR: z.string().trim().min(1).optional(),
+  /** Where visits are written down: a thread of their own (Postgres + Redis only) or the answering thread. */
+  CLICK_RECORDER: z.enum(['thread', 'inline']).default('thread'),
   UNIQUE_WINDOW_HOURS: int(1, 24 * 365).default(24),
   /** Raw visits older than this many days are deleted (never inside an offer's attribution window); 0 = keep all. */
   VISIT_RETENTION_DAYS: int(0, 36500).default(0),

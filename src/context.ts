@@ -12,8 +12,8 @@ import type { OfferCaps } from './tracking/offer-caps.js';
 /** The write-behind buffer of visits (tracking/); attribution peeks into it for unflushed clicks. */
 export interface ClickWriter {
   add(visit: VisitRow): void;
-  /** A visit still waiting in this instance's buffer, if any. */
-  peek(clickId: string): VisitRow | undefined;
+  /** A visit still waiting in this instance's buffer, if any (asynchronous when a recording thread holds the buffer). */
+  peek(clickId: string): VisitRow | undefined | Promise<VisitRow | undefined>;
   /** Writes everything buffered now; resolves when it is in Postgres (or spilled). */
   flush(): Promise<void>;
   close(): Promise<void>;

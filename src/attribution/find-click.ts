@@ -23,7 +23,7 @@ export async function findClick(
   if (clickId.length > MAX_CLICK_ID) return null;
   const hot = await loadHotClick(deps.store, clickId);
   if (hot) return { click: { ...hot, visitedAt: new Date(hot.visitedAt) }, source: 'hot' };
-  const buffered = deps.clickWriter?.peek(clickId);
+  const buffered = await deps.clickWriter?.peek(clickId);
   if (buffered) return { click: fromVisit(buffered), source: 'buffer' };
   // Read back whole: the stored row keeps role parameters in their columns only.
   const row = await readStoredVisit(deps.db, clickId);

@@ -370,7 +370,7 @@ function pathOf(campaign: ResolvedCampaign, click: Pick<HotClick, 'ruleIndex' | 
 
 /** The visit behind a click ID: this instance's buffer, then the hot store, then Postgres. */
 export async function findClick(deps: Pick<TrackingDeps, 'writer' | 'store' | 'db'>, clickId: string): Promise<HotClick | null> {
-  const buffered = deps.writer.peek(clickId);
+  const buffered = await deps.writer.peek(clickId);
   if (buffered) return toHotClick(buffered);
   const hot = await loadHotClick(deps.store, clickId);
   if (hot) return hot;

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { requireApiKey } from '../http/auth.js';
 import { createClickIdGenerator } from './click-id.js';
-import { createClickWriter } from './click-writer.js';
+import { createClickWriter, type TrackingClickWriter } from './click-writer.js';
 import {
   CLICK_COOKIE,
   handleClick,
@@ -25,7 +25,8 @@ import {
   type CookieToSet,
   type TrackingDeps,
 } from './click.js';
-import { createHotVisitWriter } from './hot-click.js';
+import { createHotVisitWriter, type HotVisitWriter } from './hot-click.js';
+import { startRemoteRecorder } from './remote-recorder.js';
 import { observeTracking } from './metrics.js';
 import { startOfferCapMonitor } from './offer-caps.js';
 import { startRetentionWorker } from './retention.js';
@@ -34,6 +35,14 @@ import { metaRefreshPage, safeUrl } from './destination.js';
 import { createVisitorResolver } from './visitor.js';
 
 const EMBEDDED_BATCH_MAX = 500;
+
+/**
+ * The recording thread needs a Postgres and a Redis it can open itself; the embedded database
+ * and the in-process store live on this thread, so they record here.
+ */
+function usesRecordingThread(ctx: AppContext): boolean {
+  return ctx.config.CLICK_RECORDER === 'thread' && ctx.database.kind === 'postgres' && ctx.config.DATABASE_URL !== undefined && ctx.store.kind === 'redis';
+}
 
 const ClickParams = z.object({ key: z.string().min(1).max(64).describe('the campaign key') });
 const CtaQuery = z.object({
@@ -57,21 +66,47 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
   });
   if (!visitors.geoDb) ctx.log.warn({ path: config.GEOIP_DB ?? 'bundled' }, 'geo database not available: visits are recorded without a country');
 
-  const writer = await createClickWriter({
-    db: ctx.db,
-    pool: ctx.database.pool,
-    log: ctx.log,
-    // PGlite runs each statement on this event loop, so a batch's insert holds every redirect behind
-    // it: at most 500 rows there (embedded bench phase, /click p99 40-97 ms -> 33-45 ms, ~5-10%
-    // fewer requests/s). Postgres writes beside the loop and takes bigger batches better.
-    batchMax: ctx.database.kind === 'embedded' ? Math.min(config.CLICK_BATCH_MAX, EMBEDDED_BATCH_MAX) : config.CLICK_BATCH_MAX,
-    flushMs: config.CLICK_FLUSH_MS,
-    bufferMax: config.CLICK_BUFFER_MAX,
-    spillDir: config.CLICK_SPILL_DIR ?? join(config.TRACKLANE_DATA_DIR, 'spill'),
-    // Past the Redis command timeout, so a slow answer still counts; a hung store cannot hold visits back.
-    holdTimeoutMs: Math.max(1000, config.REDIS_COMMAND_TIMEOUT_MS * 2),
-    onHoldTimeout: () => counters.uniqueCheckTimedOut++,
-  });
+  // Past the Redis command timeout, so a slow answer still counts; a hung store cannot hold visits back.
+  const holdTimeoutMs = Math.max(1000, config.REDIS_COMMAND_TIMEOUT_MS * 2);
+  const spillDir = config.CLICK_SPILL_DIR ?? join(config.TRACKLANE_DATA_DIR, 'spill');
+  let writer: TrackingClickWriter;
+  let hotWrites: HotVisitWriter;
+  if (usesRecordingThread(ctx)) {
+    ({ writer, hotWrites } = await startRemoteRecorder(
+      {
+        databaseUrl: config.DATABASE_URL!,
+        poolMax: Math.max(2, Math.min(4, config.DB_POOL_MAX)),
+        redisUrl: config.REDIS_URL!,
+        redisPrefix: config.REDIS_PREFIX,
+        redisCommandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+        batchMax: config.CLICK_BATCH_MAX,
+        flushMs: config.CLICK_FLUSH_MS,
+        bufferMax: config.CLICK_BUFFER_MAX,
+        spillDir,
+        holdTimeoutMs,
+        logLevel: config.LOG_LEVEL,
+        statsEveryMs: 1000,
+      },
+      counters,
+      ctx.log,
+    ));
+  } else {
+    writer = await createClickWriter({
+      db: ctx.db,
+      pool: ctx.database.pool,
+      log: ctx.log,
+      // PGlite runs each statement on this event loop, so a batch's insert holds every redirect behind
+      // it: at most 500 rows there (embedded bench phase, /click p99 40-97 ms -> 33-45 ms, ~5-10%
+      // fewer requests/s). Postgres writes beside the loop and takes bigger batches better.
+      batchMax: ctx.database.kind === 'embedded' ? Math.min(config.CLICK_BATCH_MAX, EMBEDDED_BATCH_MAX) : config.CLICK_BATCH_MAX,
+      flushMs: config.CLICK_FLUSH_MS,
+      bufferMax: config.CLICK_BUFFER_MAX,
+      spillDir,
+      holdTimeoutMs,
+      onHoldTimeout: () => counters.uniqueCheckTimedOut++,
+    });
+    hotWrites = createHotVisitWriter(ctx.store, hotVisitWriterOptions({ writer, counters, log: ctx.log }));
+  }
   ctx.clickWriter = writer;
   ctx.offerCaps = startOfferCapMonitor(ctx);
   observeTracking(ctx.metrics, counters, writer);
@@ -89,7 +124,7 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
     store: ctx.store,
     db: ctx.db,
     writer,
-    hotWrites: createHotVisitWriter(ctx.store, hotVisitWriterOptions({ writer, counters, log: ctx.log })),
+    hotWrites,
     visitors,
     ids: createClickIdGenerator(),
     random: Math.random,

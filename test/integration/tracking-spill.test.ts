@@ -41,7 +41,7 @@ describe.each(BACKENDS)('click writer spill and replay on %s', (backend) => {
   it('spills what Postgres refuses at shutdown, and the next start writes it exactly once', async () => {
     const down = await createClickWriter(opts(downDb));
     for (let i = 0; i < 120; i++) down.add(visit(`spill${String(i).padStart(4, '0')}`));
-    expect(down.peek('spill0007')?.clickId).toBe('spill0007');
+    expect((await down.peek('spill0007'))?.clickId).toBe('spill0007');
     await down.close();
     expect(readdirSync(dir).filter((f) => f.endsWith('.ndjson')).length).toBeGreaterThan(0);
     expect(down.stats().visits).toMatchObject({ spilled: 120, buffered: 0, dropped: {} });

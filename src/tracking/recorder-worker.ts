@@ -1,0 +1,79 @@
+// The recording thread: owns the click writer (buffer, COPY, spill) and the hot-record writes for
+// the visits /click answered on the main thread. See remote-recorder.ts for why and how.
+import { parentPort, workerData } from 'node:worker_threads';
+import pino from 'pino';
+import { openPostgres } from '../db/client.js';
+import { createRedisStore } from '../store/redis-store.js';
+import { hotVisitWriterOptions, newCounters } from './click.js';
+import { createClickWriter } from './click-writer.js';
+import { createHotVisitWriter } from './hot-click.js';
+import type { RecorderSettings, ToRecorder, FromRecorder } from './remote-recorder.js';
+
+const settings = workerData as RecorderSettings;
+const port = parentPort!;
+const post = (msg: FromRecorder) => port.postMessage(msg);
+const log = pino({ level: settings.logLevel, base: { thread: 'recorder' } });
+
+const database = openPostgres({ url: settings.databaseUrl, poolMax: settings.poolMax, onError: (err) => log.warn({ err }, 'postgres connection error') });
+const store = await createRedisStore({
+  url: settings.redisUrl,
+  prefix: settings.redisPrefix,
+  commandTimeoutMs: settings.redisCommandTimeoutMs,
+  onError: (err) => log.warn({ err: err.message }, 'redis connection error'),
+});
+const counters = newCounters();
+const writer = await createClickWriter({
+  db: database.db,
+  pool: database.pool,
+  log,
+  batchMax: settings.batchMax,
+  flushMs: settings.flushMs,
+  bufferMax: settings.bufferMax,
+  spillDir: settings.spillDir,
+  holdTimeoutMs: settings.holdTimeoutMs,
+  onHoldTimeout: () => counters.uniqueCheckTimedOut++,
+});
+const hotWrites = createHotVisitWriter(store, hotVisitWriterOptions({ writer, counters, log }));
+
+const snapshot = (): FromRecorder => ({
+  type: 'stats',
+  stats: writer.stats(),
+  problems: { hotRecordFailed: counters.hotRecordFailed, uniqueCheckFailed: counters.uniqueCheckFailed, uniqueCheckTimedOut: counters.uniqueCheckTimedOut },
+});
+const statsTimer = setInterval(() => post(snapshot()), settings.statsEveryMs);
+
+async function close() {
+  clearInterval(statsTimer);
+  await writer.close();
+  await store.close();
+  await database.close();
+}
+
+port.on('message', (msg: ToRecorder) => {
+  switch (msg.type) {
+    case 'visits':
+      for (const item of msg.items) {
+        if (item.visit && item.held) writer.hold(item.visit);
+        else if (item.visit) writer.add(item.visit);
+        if (item.entry) hotWrites.add(item.clickId, item.entry);
+      }
+      return;
+    case 'landerClick':
+      writer.addLanderClick(msg.row);
+      return;
+    case 'peek':
+      void Promise.resolve(writer.peek(msg.clickId)).then((visit) => post({ type: 'peeked', id: msg.id, visit: visit ?? null }));
+      return;
+    case 'flush':
+    case 'close':
+      (msg.type === 'flush' ? writer.flush() : close()).then(
+        () => {
+          post(snapshot());
+          post({ type: 'done', id: msg.id });
+        },
+        (err: Error) => post({ type: 'done', id: msg.id, error: err.message }),
+      );
+      return;
+  }
+});
+post({ type: 'ready' });

@@ -1,0 +1,201 @@
+// Recording visits on a worker thread (CLICK_RECORDER=thread, the default on Postgres + Redis).
+//
+// Why: /click answers in ~4 µs of work over a bare Fastify route, but writing the visit down (the
+// Redis hot record and unique claim, the buffer, COPY serialisation) cost 1.5-2x that route again
+// on the same thread, and the buffered rows it keeps alive are what the main thread's garbage
+// collector kept copying (scavenges of 3-13 ms, the fixed-rate tail). On a thread of its own that
+// work uses a core the answering thread does not, and its heap is collected apart.
+//
+// How: the main thread gathers the visits of one event-loop turn (the answers already sent) and
+// posts them in one message; the thread runs the unchanged click writer and hot-visit writer on
+// them with its own Postgres pool and Redis connection. Everything else talks to it through this
+// object: peek (a postback for a visit still buffered), lander clicks, flush and close (SIGTERM:
+// the thread writes everything it holds before the process exits), and stats, which the thread
+// sends every second and after each flush. A crash of the thread loses what it buffered, the same
+// bound as a crash of the process (CLICK_FLUSH_MS of visits); the thread is restarted.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { FastifyBaseLogger } from 'fastify';
+import type { SetAndClaim } from '../store/hot-store.js';
+import type { TrackingCounters } from './click.js';
+import type { ClickWriterStats, LanderClickRow, TrackingClickWriter } from './click-writer.js';
+import type { HotVisitWriter, VisitRow } from './hot-click.js';
+
+export interface RecorderSettings {
+  databaseUrl: string;
+  poolMax: number;
+  redisUrl: string;
+  redisPrefix: string;
+  redisCommandTimeoutMs: number;
+  batchMax: number;
+  flushMs: number;
+  bufferMax: number;
+  spillDir: string;
+  holdTimeoutMs: number;
+  logLevel: string;
+  statsEveryMs: number;
+}
+
+export type ToRecorder =
+  /** A visit with its hot record and unique claim (recordVisit), or without (add), or a claim alone. */
+  | { type: 'visits'; items: PendingVisit[] }
+  | { type: 'landerClick'; row: LanderClickRow }
+  | { type: 'peek'; id: number; clickId: string }
+  | { type: 'flush'; id: number }
+  | { type: 'close'; id: number };
+
+export interface PendingVisit {
+  clickId: string;
+  visit: VisitRow | null;
+  /** Held until its claim is answered (hold), or buffered as it is (add). */
+  held: boolean;
+  entry: SetAndClaim | null;
+}
+
+type Problems = Pick<TrackingCounters, 'hotRecordFailed' | 'uniqueCheckFailed' | 'uniqueCheckTimedOut'>;
+
+export type FromRecorder =
+  | { type: 'ready' }
+  | { type: 'stats'; stats: ClickWriterStats; problems: Problems }
+  | { type: 'peeked'; id: number; visit: VisitRow | null }
+  | { type: 'done'; id: number; error?: string };
+
+const emptyQueue = () => ({ buffered: 0, written: 0, batches: 0, failedBatches: 0, spilled: 0, replayed: 0, dropped: {}, spillFilesPending: 0, postgresHealthy: true, lastError: null, oldestBufferedMs: null });
+
+// Under tsx (development, tests, the benchmark) this module is TypeScript and so is the thread's,
+// which needs tsx's loader registered inside the thread before it is imported (a worker's
+// `--import tsx` comes too late for its entry module on Node 20).
+const IS_TS = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(IS_TS ? './recorder-worker.ts' : './recorder-worker.js', import.meta.url);
+function newWorker(workerData: RecorderSettings): Worker {
+  if (!IS_TS) return new Worker(WORKER_URL, { workerData });
+  // tsx's ESM entry, found through its package.json: require.resolve would give the CJS build.
+  const pkgPath = createRequire(import.meta.url).resolve('tsx/package.json');
+  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
+  const tsxApi = pathToFileURL(join(dirname(pkgPath), pkg.exports['./esm/api'].import.default)).href;
+  const boot = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
+  return new Worker(boot, { eval: true, workerData });
+}
+
+export interface RemoteRecorder {
+  writer: TrackingClickWriter;
+  hotWrites: HotVisitWriter;
+}
+
+export async function startRemoteRecorder(settings: RecorderSettings, counters: TrackingCounters, log: FastifyBaseLogger): Promise<RemoteRecorder> {
+  let stats: ClickWriterStats = { visits: { ...emptyQueue(), awaitingUniqueCheck: 0 }, landerClicks: emptyQueue() };
+  let nextId = 1;
+  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  let items: PendingVisit[] = [];
+  let scheduled = false;
+  let closing = false;
+  let worker!: Worker;
+
+  const start = () =>
+    new Promise<void>((resolve, reject) => {
+      const w = newWorker(settings);
+      let ready = false;
+      w.on('message', (msg: FromRecorder) => {
+        switch (msg.type) {
+          case 'ready':
+            ready = true;
+            resolve();
+            return;
+          case 'stats':
+            stats = msg.stats;
+            Object.assign(counters, msg.problems);
+            return;
+          case 'peeked':
+          case 'done': {
+            const p = waiting.get(msg.id);
+            waiting.delete(msg.id);
+            if (msg.type === 'peeked') p?.resolve(msg.visit ?? undefined);
+            else if (msg.error) p?.reject(new Error(msg.error));
+            else p?.resolve(undefined);
+            return;
+          }
+        }
+      });
+      w.on('error', (err) => {
+        log.error({ err }, 'recording thread failed');
+        reject(err);
+      });
+      w.on('exit', (code) => {
+        for (const p of waiting.values()) p.reject(new Error(`recording thread exited (${code})`));
+        waiting.clear();
+        if (closing || !ready) return;
+        log.error({ code }, 'recording thread exited; starting another in 1 s');
+        const again = () => start().catch((err: Error) => {
+          log.error({ err }, 'recording thread did not restart; trying again in 1 s');
+          setTimeout(again, 1000).unref();
+        });
+        setTimeout(again, 1000).unref();
+      });
+      worker = w;
+    });
+
+  type Question = { type: 'peek'; clickId: string } | { type: 'flush' } | { type: 'close' };
+  const ask = <T>(msg: Question): Promise<T> => {
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      worker.postMessage({ ...msg, id });
+    });
+  };
+  const send = () => {
+    scheduled = false;
+    if (items.length === 0) return;
+    worker.postMessage({ type: 'visits', items } satisfies ToRecorder);
+    items = [];
+  };
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(send);
+  };
+
+  await start();
+  const writer: TrackingClickWriter = {
+    hold(visit) {
+      items.push({ clickId: visit.clickId, visit, held: true, entry: null });
+      schedule();
+    },
+    // The thread releases held visits itself, when its own hot-visit writer hears back.
+    release() {},
+    add(visit) {
+      items.push({ clickId: visit.clickId, visit, held: false, entry: null });
+      schedule();
+    },
+    addLanderClick(row) {
+      worker.postMessage({ type: 'landerClick', row } satisfies ToRecorder);
+    },
+    peek(clickId) {
+      const here = items.find((i) => i.clickId === clickId && i.visit)?.visit;
+      return here ? Promise.resolve(here) : ask<VisitRow | undefined>({ type: 'peek', clickId });
+    },
+    async flush() {
+      send();
+      await ask({ type: 'flush' });
+    },
+    async close() {
+      send();
+      closing = true;
+      await ask({ type: 'close' });
+      await worker.terminate();
+    },
+    stats: () => stats,
+  };
+  const hotWrites: HotVisitWriter = {
+    // recordVisit holds the visit and then adds its claim: they travel together.
+    add(clickId, entry) {
+      const last = items[items.length - 1];
+      if (last && last.clickId === clickId && last.entry === null) last.entry = entry;
+      else items.push({ clickId, visit: null, held: false, entry });
+      schedule();
+    },
+  };
+  return { writer, hotWrites };
+}

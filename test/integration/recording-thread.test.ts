@@ -1,0 +1,105 @@
+// The recording thread on its own (src/tracking/remote-recorder.ts), against the real Postgres and
+// Redis: what /click hands it lands in both, unique claims are answered there, a visit it still
+// buffers is found by peek, flush and close mean written, and its stats reach the main thread.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rows } from '../../src/db/client.js';
+import { newCounters } from '../../src/tracking/click.js';
+import { hotClickKey, loadHotClick, toHotClick, type VisitRow } from '../../src/tracking/hot-click.js';
+import { startRemoteRecorder, type RecorderSettings } from '../../src/tracking/remote-recorder.js';
+import { openTestBackend, type TestBackendResources } from '../helpers/test-app.js';
+
+const log = pino({ level: 'silent' });
+const visit = (clickId: string): VisitRow => ({
+  clickId,
+  visitedAt: new Date('2030-01-01T00:00:00Z'),
+  campaignId: 1,
+  trafficSourceId: 1,
+  params: { zone: '7', sub: 'ü & =' },
+  cost: '0.01',
+  country: 'DE',
+  userAgent: 'Mozilla/5.0 test',
+});
+
+describe('recording thread', () => {
+  let b: TestBackendResources;
+  let dir: string;
+  let settings: RecorderSettings;
+  beforeAll(async () => {
+    b = await openTestBackend('postgres');
+    dir = mkdtempSync(join(tmpdir(), 'tracklane-thread-'));
+    settings = {
+      databaseUrl: b.env.DATABASE_URL,
+      poolMax: 2,
+      redisUrl: b.env.REDIS_URL,
+      redisPrefix: b.env.REDIS_PREFIX,
+      redisCommandTimeoutMs: 2000,
+      batchMax: 100,
+      // Long enough that the visits are still buffered in the thread when peek asks.
+      flushMs: 60_000,
+      bufferMax: 10_000,
+      spillDir: dir,
+      holdTimeoutMs: 5000,
+      logLevel: 'silent',
+      statsEveryMs: 100,
+    };
+  });
+  afterAll(async () => {
+    await b?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const stored = async () =>
+    rows<{ click_id: string; is_unique: boolean; params: Record<string, string>; country: string }>(
+      b.database.db,
+      sql`select click_id, is_unique, params, country from visits where click_id like 'thr%' order by click_id`,
+    );
+
+  it('writes the visits and hot records it is handed, answers unique claims, and flushes on request', async () => {
+    const counters = newCounters();
+    const { writer, hotWrites } = await startRemoteRecorder(settings, counters, log);
+    try {
+      for (let i = 0; i < 30; i++) {
+        const v = visit(`thr${String(i).padStart(3, '0')}`);
+        writer.hold(v);
+        // Visitors 0-9 come back 3 times each: only their first visit is unique.
+        hotWrites.add(v.clickId, { key: hotClickKey(v.clickId), value: JSON.stringify(toHotClick(v)), ttlSeconds: 600, claimKey: `uniq:1:visitor${i % 10}`, claimTtlSeconds: 600 });
+      }
+      // Still buffered in the thread (the flush interval is a minute): peek asks the thread.
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await writer.peek('thr007'))?.params).toEqual({ zone: '7', sub: 'ü & =' });
+      expect(await writer.peek('thr999')).toBeUndefined();
+      expect(await stored()).toEqual([]);
+
+      await writer.flush();
+      const got = await stored();
+      expect(got).toHaveLength(30);
+      expect(got.filter((r) => r.is_unique).map((r) => r.click_id)).toEqual(Array.from({ length: 10 }, (_, i) => `thr${String(i).padStart(3, '0')}`));
+      expect(got[0]).toMatchObject({ country: 'DE', params: { zone: '7', sub: 'ü & =' } });
+      expect((await loadHotClick(b.store, 'thr012'))?.visitedAt).toBe('2030-01-01T00:00:00.000Z');
+      // The thread's stats come with the flush's answer.
+      expect(writer.stats().visits).toMatchObject({ written: 30, buffered: 0, postgresHealthy: true });
+      expect(counters).toMatchObject({ hotRecordFailed: 0, uniqueCheckFailed: 0, uniqueCheckTimedOut: 0 });
+    } finally {
+      await writer.close();
+    }
+  });
+
+  it('writes everything it holds when closed, including visits handed over in the same turn', async () => {
+    const { writer, hotWrites } = await startRemoteRecorder(settings, newCounters(), log);
+    for (let i = 100; i < 140; i++) {
+      const v = visit(`thr${i}`);
+      writer.hold(v);
+      hotWrites.add(v.clickId, { key: hotClickKey(v.clickId), value: JSON.stringify(toHotClick(v)), ttlSeconds: 600, claimKey: `uniq:1:later${i}`, claimTtlSeconds: 600 });
+    }
+    writer.add(visit('thr200'));
+    // Found before the turn ends, from the main thread's own pending list.
+    expect((await writer.peek('thr200'))?.clickId).toBe('thr200');
+    await writer.close();
+    const ids = (await stored()).map((r) => r.click_id);
+    expect(ids.filter((id) => id >= 'thr100')).toHaveLength(41);
+  });
+});
