@@ -254,7 +254,10 @@ export interface TrackingClickWriter extends ClickWriter {
   hold(visit: VisitRow): void;
   release(clickId: string, isUnique: boolean): void;
   addLanderClick(row: LanderClickRow): void;
+  /** The latest figures this thread has (a recording thread sends them every second). */
   stats(): ClickWriterStats;
+  /** The figures as of now, where they live on another thread. */
+  freshStats(): Promise<ClickWriterStats>;
 }
 
 export interface ClickWriterOptions {
@@ -297,6 +300,7 @@ export async function createClickWriter(opts: ClickWriterOptions): Promise<Track
     keyOf: (r) => `${r.clickId}:${r.slot ?? 1}`,
   });
   await Promise.all([visits.start(), clicks.start()]);
+  const stats = (): ClickWriterStats => ({ visits: { ...visits.getStats(), awaitingUniqueCheck: waiting.size }, landerClicks: clicks.getStats() });
 
   // Held visits in arrival order (Map keeps insertion order), so the sweep stops at the first young one.
   const waiting = new Map<string, { visit: VisitRow; heldAt: number }>();
@@ -357,6 +361,7 @@ export async function createClickWriter(opts: ClickWriterOptions): Promise<Track
       // A few quick retries ride out a blip; what Postgres still refuses goes to disk for the next start.
       await flushAll(true, 3);
     },
-    stats: () => ({ visits: { ...visits.getStats(), awaitingUniqueCheck: waiting.size }, landerClicks: clicks.getStats() }),
+    stats,
+    freshStats: async () => stats(),
   };
 }

@@ -7,7 +7,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../db/client.js';
 import { visits, type FlowPath } from '../db/schema.js';
 import type { CampaignCache, ResolvedCampaign, ResolvedLander, ResolvedOffer } from '../management/resolved-campaign.js';
-import type { HotStore } from '../store/hot-store.js';
+import type { HotStore, SetAndClaim } from '../store/hot-store.js';
 import { CLICK_ID_RE, type ClickIdGenerator } from './click-id.js';
 import type { TrackingClickWriter } from './click-writer.js';
 import { buildDestination, safeUrl, type TokenValues } from './destination.js';
@@ -53,8 +53,8 @@ export interface TrackingDeps {
   store: HotStore;
   db: Db;
   writer: TrackingClickWriter;
-  /** Hot record + unique-visit marker of each visit, batched per event-loop turn (see hotVisitWriterOptions). */
-  hotWrites: HotVisitWriter;
+  /** Writes the visit down after the answer: here (localVisitRecorder) or on the recording thread. */
+  recorder: VisitRecorder;
   visitors: VisitorResolver;
   ids: ClickIdGenerator;
   random: Random;
@@ -324,19 +324,39 @@ export function handleClick(deps: TrackingDeps, req: ClickRequest): ClickResult 
   return new ClickOutcome({ kind: 'redirect', url: destination.url, mode: campaign.redirectMode, cookies }, deps, visit, visitorId, windowDays);
 }
 
-/** Hot record and unique check in the store, then the row into the buffer. Never throws. */
+/** Counts the visit and hands it to the recorder (this thread's or the recording thread). Never throws. */
 export function recordVisit(deps: TrackingDeps, visit: VisitRow, visitorId: string, windowDays: number): void {
   deps.counters.visits++;
-  // The row waits for the store's answer; the writer buffers it anyway if the answer is late
-  // (counted as uniqueCheckTimedOut), and a late answer then changes nothing.
-  deps.writer.hold(visit);
-  deps.hotWrites.add(visit.clickId, {
+  deps.recorder.record(visit, visitorId, windowDays);
+}
+
+/** How a visit is written down once answered: its hot record and unique claim, then its row. */
+export interface VisitRecorder {
+  record(visit: VisitRow, visitorId: string, windowDays: number): void;
+}
+
+/** The hot record (for the attribution window) and the unique-visit claim of a visit, as one store entry. */
+export function visitHotEntry(visit: VisitRow, visitorId: string, windowDays: number, uniqueWindowHours: number): SetAndClaim {
+  return {
     key: hotClickKey(visit.clickId),
     value: JSON.stringify(toHotClick(visit)),
     ttlSeconds: windowDays * 86400,
     claimKey: `uniq:${visit.campaignId}:${visitorId}`,
-    claimTtlSeconds: deps.uniqueWindowHours * 3600,
-  });
+    claimTtlSeconds: uniqueWindowHours * 3600,
+  };
+}
+
+/**
+ * Records on the calling thread: the row waits for the store's answer; the writer buffers it
+ * anyway if the answer is late (counted as uniqueCheckTimedOut), and a late answer then changes nothing.
+ */
+export function localVisitRecorder(writer: TrackingClickWriter, hotWrites: HotVisitWriter, uniqueWindowHours: number): VisitRecorder {
+  return {
+    record(visit, visitorId, windowDays) {
+      writer.hold(visit);
+      hotWrites.add(visit.clickId, visitHotEntry(visit, visitorId, windowDays, uniqueWindowHours));
+    },
+  };
 }
 
 /** What happens to a visit once the store answered (or failed) for its hot record and unique check. */

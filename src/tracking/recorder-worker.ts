@@ -4,7 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import { openPostgres } from '../db/client.js';
 import { createRedisStore } from '../store/redis-store.js';
-import { hotVisitWriterOptions, newCounters } from './click.js';
+import { hotVisitWriterOptions, localVisitRecorder, newCounters } from './click.js';
 import { createClickWriter } from './click-writer.js';
 import { createHotVisitWriter } from './hot-click.js';
 import type { RecorderSettings, ToRecorder, FromRecorder } from './remote-recorder.js';
@@ -33,7 +33,7 @@ const writer = await createClickWriter({
   holdTimeoutMs: settings.holdTimeoutMs,
   onHoldTimeout: () => counters.uniqueCheckTimedOut++,
 });
-const hotWrites = createHotVisitWriter(store, hotVisitWriterOptions({ writer, counters, log }));
+const recorder = localVisitRecorder(writer, createHotVisitWriter(store, hotVisitWriterOptions({ writer, counters, log })), settings.uniqueWindowHours);
 
 const snapshot = (): FromRecorder => ({
   type: 'stats',
@@ -53,9 +53,8 @@ port.on('message', (msg: ToRecorder) => {
   switch (msg.type) {
     case 'visits':
       for (const item of msg.items) {
-        if (item.visit && item.held) writer.hold(item.visit);
-        else if (item.visit) writer.add(item.visit);
-        if (item.entry) hotWrites.add(item.clickId, item.entry);
+        if (item.visitorId === undefined) writer.add(item.visit);
+        else recorder.record(item.visit, item.visitorId, item.windowDays ?? 0);
       }
       return;
     case 'landerClick':
@@ -63,6 +62,10 @@ port.on('message', (msg: ToRecorder) => {
       return;
     case 'peek':
       void Promise.resolve(writer.peek(msg.clickId)).then((visit) => post({ type: 'peeked', id: msg.id, visit: visit ?? null }));
+      return;
+    case 'stats':
+      post(snapshot());
+      post({ type: 'done', id: msg.id });
       return;
     case 'flush':
     case 'close':

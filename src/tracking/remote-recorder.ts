@@ -19,10 +19,9 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { FastifyBaseLogger } from 'fastify';
-import type { SetAndClaim } from '../store/hot-store.js';
-import type { TrackingCounters } from './click.js';
+import type { TrackingCounters, VisitRecorder } from './click.js';
 import type { ClickWriterStats, LanderClickRow, TrackingClickWriter } from './click-writer.js';
-import type { HotVisitWriter, VisitRow } from './hot-click.js';
+import type { VisitRow } from './hot-click.js';
 
 export interface RecorderSettings {
   databaseUrl: string;
@@ -37,22 +36,23 @@ export interface RecorderSettings {
   holdTimeoutMs: number;
   logLevel: string;
   statsEveryMs: number;
+  uniqueWindowHours: number;
 }
 
 export type ToRecorder =
-  /** A visit with its hot record and unique claim (recordVisit), or without (add), or a claim alone. */
   | { type: 'visits'; items: PendingVisit[] }
   | { type: 'landerClick'; row: LanderClickRow }
   | { type: 'peek'; id: number; clickId: string }
   | { type: 'flush'; id: number }
+  | { type: 'stats'; id: number }
   | { type: 'close'; id: number };
 
+/** A visit for the thread: recorded (hot record and unique claim built there), or buffered as it is (add). */
 export interface PendingVisit {
-  clickId: string;
-  visit: VisitRow | null;
-  /** Held until its claim is answered (hold), or buffered as it is (add). */
-  held: boolean;
-  entry: SetAndClaim | null;
+  visit: VisitRow;
+  /** Absent for add(). */
+  visitorId?: string;
+  windowDays?: number;
 }
 
 type Problems = Pick<TrackingCounters, 'hotRecordFailed' | 'uniqueCheckFailed' | 'uniqueCheckTimedOut'>;
@@ -82,7 +82,7 @@ function newWorker(workerData: RecorderSettings): Worker {
 
 export interface RemoteRecorder {
   writer: TrackingClickWriter;
-  hotWrites: HotVisitWriter;
+  recorder: VisitRecorder;
 }
 
 export async function startRemoteRecorder(settings: RecorderSettings, counters: TrackingCounters, log: FastifyBaseLogger): Promise<RemoteRecorder> {
@@ -137,7 +137,7 @@ export async function startRemoteRecorder(settings: RecorderSettings, counters: 
       worker = w;
     });
 
-  type Question = { type: 'peek'; clickId: string } | { type: 'flush' } | { type: 'close' };
+  type Question = { type: 'peek'; clickId: string } | { type: 'flush' } | { type: 'stats' } | { type: 'close' };
   const ask = <T>(msg: Question): Promise<T> => {
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
@@ -159,21 +159,20 @@ export async function startRemoteRecorder(settings: RecorderSettings, counters: 
 
   await start();
   const writer: TrackingClickWriter = {
+    // Holding waits for a unique claim, which only recorder.record sends; held and released on the thread.
     hold(visit) {
-      items.push({ clickId: visit.clickId, visit, held: true, entry: null });
-      schedule();
+      writer.add(visit);
     },
-    // The thread releases held visits itself, when its own hot-visit writer hears back.
     release() {},
     add(visit) {
-      items.push({ clickId: visit.clickId, visit, held: false, entry: null });
+      items.push({ visit });
       schedule();
     },
     addLanderClick(row) {
       worker.postMessage({ type: 'landerClick', row } satisfies ToRecorder);
     },
     peek(clickId) {
-      const here = items.find((i) => i.clickId === clickId && i.visit)?.visit;
+      const here = items.find((i) => i.visit.clickId === clickId)?.visit;
       return here ? Promise.resolve(here) : ask<VisitRow | undefined>({ type: 'peek', clickId });
     },
     async flush() {
@@ -187,15 +186,15 @@ export async function startRemoteRecorder(settings: RecorderSettings, counters: 
       await worker.terminate();
     },
     stats: () => stats,
+    // The thread sends its figures before it answers.
+    freshStats: () => ask({ type: 'stats' }).then(() => stats),
   };
-  const hotWrites: HotVisitWriter = {
-    // recordVisit holds the visit and then adds its claim: they travel together.
-    add(clickId, entry) {
-      const last = items[items.length - 1];
-      if (last && last.clickId === clickId && last.entry === null) last.entry = entry;
-      else items.push({ clickId, visit: null, held: false, entry });
+  // The hot record's JSON and the claim are built on the thread: the message carries the visit once.
+  const recorder: VisitRecorder = {
+    record(visit, visitorId, windowDays) {
+      items.push({ visit, visitorId, windowDays });
       schedule();
     },
   };
-  return { writer, hotWrites };
+  return { writer, recorder };
 }

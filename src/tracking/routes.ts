@@ -16,6 +16,7 @@ import {
   handleClick,
   handleCta,
   hotVisitWriterOptions,
+  localVisitRecorder,
   newCounters,
   signRedirect,
   verifyRedirect,
@@ -24,8 +25,9 @@ import {
   type ClickResult,
   type CookieToSet,
   type TrackingDeps,
+  type VisitRecorder,
 } from './click.js';
-import { createHotVisitWriter, type HotVisitWriter } from './hot-click.js';
+import { createHotVisitWriter } from './hot-click.js';
 import { startRemoteRecorder } from './remote-recorder.js';
 import { observeTracking } from './metrics.js';
 import { startOfferCapMonitor } from './offer-caps.js';
@@ -70,9 +72,9 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
   const holdTimeoutMs = Math.max(1000, config.REDIS_COMMAND_TIMEOUT_MS * 2);
   const spillDir = config.CLICK_SPILL_DIR ?? join(config.TRACKLANE_DATA_DIR, 'spill');
   let writer: TrackingClickWriter;
-  let hotWrites: HotVisitWriter;
+  let recorder: VisitRecorder;
   if (usesRecordingThread(ctx)) {
-    ({ writer, hotWrites } = await startRemoteRecorder(
+    ({ writer, recorder } = await startRemoteRecorder(
       {
         databaseUrl: config.DATABASE_URL!,
         poolMax: Math.max(2, Math.min(4, config.DB_POOL_MAX)),
@@ -86,6 +88,7 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
         holdTimeoutMs,
         logLevel: config.LOG_LEVEL,
         statsEveryMs: 1000,
+        uniqueWindowHours: config.UNIQUE_WINDOW_HOURS,
       },
       counters,
       ctx.log,
@@ -105,7 +108,7 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
       holdTimeoutMs,
       onHoldTimeout: () => counters.uniqueCheckTimedOut++,
     });
-    hotWrites = createHotVisitWriter(ctx.store, hotVisitWriterOptions({ writer, counters, log: ctx.log }));
+    recorder = localVisitRecorder(writer, createHotVisitWriter(ctx.store, hotVisitWriterOptions({ writer, counters, log: ctx.log })), config.UNIQUE_WINDOW_HOURS);
   }
   ctx.clickWriter = writer;
   ctx.offerCaps = startOfferCapMonitor(ctx);
@@ -124,7 +127,7 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
     store: ctx.store,
     db: ctx.db,
     writer,
-    hotWrites,
+    recorder,
     visitors,
     ids: createClickIdGenerator(),
     random: Math.random,
@@ -270,7 +273,11 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
           response: { 200: z.object({ geoDb: z.string().nullable(), counters: z.record(z.string(), z.unknown()), clickWriter: z.record(z.string(), z.unknown()) }) },
         },
       },
-      async () => ({ geoDb: visitors.geoDb, counters: { ...counters }, clickWriter: writer.stats() as unknown as Record<string, unknown> }),
+      async () => {
+        // First: the recording thread's answer also brings its problem counters up to date.
+        const clickWriter = (await writer.freshStats()) as unknown as Record<string, unknown>;
+        return { geoDb: visitors.geoDb, counters: { ...counters }, clickWriter };
+      },
     );
   });
 };

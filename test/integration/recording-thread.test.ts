@@ -9,7 +9,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rows } from '../../src/db/client.js';
 import { newCounters } from '../../src/tracking/click.js';
-import { hotClickKey, loadHotClick, toHotClick, type VisitRow } from '../../src/tracking/hot-click.js';
+import { loadHotClick, type VisitRow } from '../../src/tracking/hot-click.js';
 import { startRemoteRecorder, type RecorderSettings } from '../../src/tracking/remote-recorder.js';
 import { openTestBackend, type TestBackendResources } from '../helpers/test-app.js';
 
@@ -46,6 +46,7 @@ describe('recording thread', () => {
       holdTimeoutMs: 5000,
       logLevel: 'silent',
       statsEveryMs: 100,
+      uniqueWindowHours: 24,
     };
   });
   afterAll(async () => {
@@ -60,13 +61,12 @@ describe('recording thread', () => {
 
   it('writes the visits and hot records it is handed, answers unique claims, and flushes on request', async () => {
     const counters = newCounters();
-    const { writer, hotWrites } = await startRemoteRecorder(settings, counters, log);
+    const { writer, recorder } = await startRemoteRecorder(settings, counters, log);
     try {
       for (let i = 0; i < 30; i++) {
         const v = visit(`thr${String(i).padStart(3, '0')}`);
-        writer.hold(v);
         // Visitors 0-9 come back 3 times each: only their first visit is unique.
-        hotWrites.add(v.clickId, { key: hotClickKey(v.clickId), value: JSON.stringify(toHotClick(v)), ttlSeconds: 600, claimKey: `uniq:1:visitor${i % 10}`, claimTtlSeconds: 600 });
+        recorder.record(v, `visitor${i % 10}`, 7);
       }
       // Still buffered in the thread (the flush interval is a minute): peek asks the thread.
       await new Promise((r) => setTimeout(r, 200));
@@ -89,12 +89,8 @@ describe('recording thread', () => {
   });
 
   it('writes everything it holds when closed, including visits handed over in the same turn', async () => {
-    const { writer, hotWrites } = await startRemoteRecorder(settings, newCounters(), log);
-    for (let i = 100; i < 140; i++) {
-      const v = visit(`thr${i}`);
-      writer.hold(v);
-      hotWrites.add(v.clickId, { key: hotClickKey(v.clickId), value: JSON.stringify(toHotClick(v)), ttlSeconds: 600, claimKey: `uniq:1:later${i}`, claimTtlSeconds: 600 });
-    }
+    const { writer, recorder } = await startRemoteRecorder(settings, newCounters(), log);
+    for (let i = 100; i < 140; i++) recorder.record(visit(`thr${i}`), `later${i}`, 7);
     writer.add(visit('thr200'));
     // Found before the turn ends, from the main thread's own pending list.
     expect((await writer.peek('thr200'))?.clickId).toBe('thr200');
