@@ -83,6 +83,8 @@ function newWorker(workerData: RecorderSettings): Worker {
 export interface RemoteRecorder {
   writer: TrackingClickWriter;
   recorder: VisitRecorder;
+  /** The thread now running (diagnostics; tests end it to play a crash). */
+  thread(): Worker;
 }
 
 export async function startRemoteRecorder(settings: RecorderSettings, counters: TrackingCounters, log: FastifyBaseLogger): Promise<RemoteRecorder> {
@@ -90,22 +92,60 @@ export async function startRemoteRecorder(settings: RecorderSettings, counters: 
   let nextId = 1;
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let items: PendingVisit[] = [];
+  // Messages other than visits, kept while no thread is running (between a crash and the restart).
+  let outbox: ToRecorder[] = [];
+  let droppedWhileDown = 0;
   let scheduled = false;
   let closing = false;
+  let alive = false;
   let worker!: Worker;
+
+  const post = (msg: ToRecorder) => {
+    if (alive) worker.postMessage(msg);
+    else outbox.push(msg);
+  };
+  const send = () => {
+    scheduled = false;
+    if (items.length === 0) return;
+    if (!alive) {
+      // Kept for the next thread, within the same bound as its buffer; the oldest go first.
+      if (items.length > settings.bufferMax) {
+        droppedWhileDown += items.length - settings.bufferMax;
+        items = items.slice(items.length - settings.bufferMax);
+      }
+      return;
+    }
+    worker.postMessage({ type: 'visits', items } satisfies ToRecorder);
+    items = [];
+  };
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(send);
+  };
+  const withDropped = (s: ClickWriterStats): ClickWriterStats =>
+    droppedWhileDown === 0 ? s : { ...s, visits: { ...s.visits, dropped: { ...s.visits.dropped, recording_thread_down: droppedWhileDown } } };
 
   const start = () =>
     new Promise<void>((resolve, reject) => {
       const w = newWorker(settings);
+      worker = w;
       let ready = false;
       w.on('message', (msg: FromRecorder) => {
         switch (msg.type) {
-          case 'ready':
+          case 'ready': {
             ready = true;
+            alive = true;
+            // Visits first, so a flush asked while no thread ran also covers them.
+            send();
+            const queued = outbox;
+            outbox = [];
+            for (const m of queued) w.postMessage(m);
             resolve();
             return;
+          }
           case 'stats':
-            stats = msg.stats;
+            stats = withDropped(msg.stats);
             Object.assign(counters, msg.problems);
             return;
           case 'peeked':
@@ -119,22 +159,21 @@ export async function startRemoteRecorder(settings: RecorderSettings, counters: 
           }
         }
       });
-      w.on('error', (err) => {
-        log.error({ err }, 'recording thread failed');
-        reject(err);
-      });
+      w.on('error', (err) => log.error({ err }, 'recording thread failed'));
       w.on('exit', (code) => {
+        alive = false;
         for (const p of waiting.values()) p.reject(new Error(`recording thread exited (${code})`));
         waiting.clear();
+        if (!ready) reject(new Error(`recording thread exited (${code}) before it was ready`));
         if (closing || !ready) return;
-        log.error({ code }, 'recording thread exited; starting another in 1 s');
-        const again = () => start().catch((err: Error) => {
-          log.error({ err }, 'recording thread did not restart; trying again in 1 s');
-          setTimeout(again, 1000).unref();
-        });
+        log.error({ code }, 'recording thread exited; starting another in 1 s (visits wait here meanwhile)');
+        const again = () =>
+          start().catch((err: Error) => {
+            log.error({ err }, 'recording thread did not start; trying again in 1 s');
+            setTimeout(again, 1000).unref();
+          });
         setTimeout(again, 1000).unref();
       });
-      worker = w;
     });
 
   type Question = { type: 'peek'; clickId: string } | { type: 'flush' } | { type: 'stats' } | { type: 'close' };
@@ -142,19 +181,8 @@ export async function startRemoteRecorder(settings: RecorderSettings, counters: 
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
       waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      worker.postMessage({ ...msg, id });
+      post({ ...msg, id });
     });
-  };
-  const send = () => {
-    scheduled = false;
-    if (items.length === 0) return;
-    worker.postMessage({ type: 'visits', items } satisfies ToRecorder);
-    items = [];
-  };
-  const schedule = () => {
-    if (scheduled) return;
-    scheduled = true;
-    setImmediate(send);
   };
 
   await start();
@@ -169,7 +197,7 @@ export async function startRemoteRecorder(settings: RecorderSettings, counters: 
       schedule();
     },
     addLanderClick(row) {
-      worker.postMessage({ type: 'landerClick', row } satisfies ToRecorder);
+      post({ type: 'landerClick', row });
     },
     peek(clickId) {
       const here = items.find((i) => i.visit.clickId === clickId)?.visit;
@@ -185,9 +213,9 @@ export async function startRemoteRecorder(settings: RecorderSettings, counters: 
       await ask({ type: 'close' });
       await worker.terminate();
     },
-    stats: () => stats,
+    stats: () => withDropped(stats),
     // The thread sends its figures before it answers.
-    freshStats: () => ask({ type: 'stats' }).then(() => stats),
+    freshStats: () => ask({ type: 'stats' }).then(() => withDropped(stats)),
   };
   // The hot record's JSON and the claim are built on the thread: the message carries the visit once.
   const recorder: VisitRecorder = {
@@ -196,5 +224,5 @@ export async function startRemoteRecorder(settings: RecorderSettings, counters: 
       schedule();
     },
   };
-  return { writer, recorder };
+  return { writer, recorder, thread: () => worker };
 }

@@ -98,4 +98,27 @@ describe('recording thread', () => {
     const ids = (await stored()).map((r) => r.click_id);
     expect(ids.filter((id) => id >= 'thr100')).toHaveLength(41);
   });
+
+  it('starts another thread when it dies, and the visits recorded meanwhile wait for it and land', async () => {
+    const { writer, recorder, thread } = await startRemoteRecorder(settings, newCounters(), log);
+    try {
+      const first = thread();
+      const exited = new Promise((r) => first.once('exit', r));
+      // What a crash looks like from here: the thread is gone without a word.
+      await first.terminate();
+      await exited;
+      for (let i = 300; i < 320; i++) recorder.record(visit(`thr${i}`), `crash${i}`, 7);
+      writer.addLanderClick({ clickId: 'thr300', slot: 1, clickedAt: new Date('2030-01-01T00:01:00Z'), visitedAt: new Date('2030-01-01T00:00:00Z'), offerId: null, campaignId: 1 });
+      // Asked while no thread runs: answered by the next one, after it has the visits.
+      await writer.flush();
+      expect(thread()).not.toBe(first);
+      const ids = (await stored()).map((r) => r.click_id).filter((id) => id >= 'thr300');
+      expect(ids).toHaveLength(20);
+      const clicks = await rows<{ n: number }>(b.database.db, sql`select count(*)::int as n from lander_clicks where click_id = 'thr300'`);
+      expect(clicks[0].n).toBe(1);
+      expect(writer.stats().visits.dropped).toEqual({});
+    } finally {
+      await writer.close();
+    }
+  });
 });
