@@ -11,10 +11,12 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { benchRedisUrl, clearBenchRedisPrefix, createBenchDatabase, dropBenchDatabase, seedCampaign } from './lib/bench-db.js';
-import { freePort, LoadGenerator, spawnNode, type NodeProcess } from './lib/procs.js';
+import { freePort, LoadGenerator, servicesCpuDelta, servicesCpuMicros, spawnNode, type NodeProcess } from './lib/procs.js';
+import { pickGenerator } from './lib/wrk.js';
 
 const REQUESTS = Number(process.env.CLICK_CPU_REQUESTS ?? 20_000);
 const ROUNDS = Number(process.env.CLICK_CPU_ROUNDS ?? 3);
+const GENERATOR = pickGenerator(process.env.BENCH_GENERATOR);
 const stamp = `clickcpu${Date.now() % 1e8}_${process.pid}`;
 const dbName = `tracklane_bench_${stamp}`;
 const prefix = `bench:${stamp}:`;
@@ -52,15 +54,22 @@ try {
   let offset = 0;
   const round = async (name: string, p: NodeProcess) => {
     const [u0, s0] = cpuMicros(p.pid);
-    const res = await gen.run({ type: 'autocannon', port: p.port, plan, connections: 32, amount: REQUESTS, offset });
+    const services0 = servicesCpuMicros();
+    const res = await gen.run({ type: GENERATOR, port: p.port, plan, connections: 32, amount: REQUESTS, offset });
     offset += REQUESTS;
     const [u1, s1] = cpuMicros(p.pid);
+    // What the request cost Postgres and Redis too (the tracker's visits are written by then, or nearly).
+    const services = servicesCpuDelta(services0, servicesCpuMicros());
     const perRequest = (u1 - u0 + s1 - s0) / REQUESTS;
-    console.log(`${name.padEnd(8)} ${perRequest.toFixed(1)} µs CPU/request (user ${((u1 - u0) / REQUESTS).toFixed(1)}, system ${((s1 - s0) / REQUESTS).toFixed(1)}), ${res.requestsPerSecond.toFixed(0)} req/s, statuses ${JSON.stringify(res.statuses)}`);
+    console.log(
+      `${name.padEnd(8)} ${perRequest.toFixed(1)} µs CPU/request (user ${((u1 - u0) / REQUESTS).toFixed(1)}, system ${((s1 - s0) / REQUESTS).toFixed(1)}; ` +
+        `Postgres ${(services.postgres / REQUESTS).toFixed(1)}, Redis ${(services.redis / REQUESTS).toFixed(1)}; generator ${(res.generatorCpuMicros / REQUESTS).toFixed(1)}), ` +
+        `${res.requestsPerSecond.toFixed(0)} req/s, statuses ${JSON.stringify(res.statuses)}`,
+    );
     return perRequest;
   };
   // Warm-up: JIT, caches, connections.
-  for (const p of [tracker, baseline]) await gen.run({ type: 'autocannon', port: p.port, plan, connections: 32, amount: 5000, offset: 10_000_000 });
+  for (const p of [tracker, baseline]) await gen.run({ type: GENERATOR, port: p.port, plan, connections: 32, amount: 5000, offset: 10_000_000 });
   const t: number[] = [];
   const b: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
