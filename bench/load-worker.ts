@@ -7,10 +7,11 @@ import autocannon from 'autocannon';
 import { RawHttpPool } from './lib/raw-http.js';
 import { summarizeLatency, type LatencySummary } from './lib/stats.js';
 import { planRequest, type TrafficPlan } from './lib/traffic.js';
-import { runWrk, type WrkJob } from './lib/wrk.js';
+import { runWrk } from './lib/wrk.js';
 
-export interface AutocannonJob {
-  type: 'autocannon';
+/** Closed loop at full speed, N connections, with autocannon or wrk (bench/lib/wrk.ts). */
+export interface ClosedLoopJob {
+  type: 'autocannon' | 'wrk';
   port: number;
   plan: TrafficPlan;
   connections: number;
@@ -31,7 +32,7 @@ export interface FixedRateJob {
   maxSockets: number;
 }
 
-export type LoadJob = AutocannonJob | WrkJob | FixedRateJob;
+export type LoadJob = ClosedLoopJob | FixedRateJob;
 
 export interface LoadResult {
   sent: number;
@@ -52,7 +53,7 @@ export interface LoadResult {
   generatorCpuMicros: number;
 }
 
-async function runAutocannon(job: AutocannonJob): Promise<LoadResult> {
+async function runAutocannon(job: ClosedLoopJob): Promise<LoadResult> {
   const samples: number[] = [];
   let n = job.offset;
   const cpu0 = process.cpuUsage();
@@ -192,9 +193,8 @@ function perSecond(fromScheduled: Float64Array, rate: number) {
 }
 
 export function runJob(job: LoadJob): Promise<LoadResult> {
-  if (job.type === 'autocannon') return runAutocannon(job);
-  if (job.type === 'wrk') return runWrk(job);
-  return runFixedRate(job);
+  if (job.type === 'fixed') return runFixedRate(job);
+  return job.type === 'wrk' ? runWrk(job) : runAutocannon(job);
 }
 
 if (process.send) {

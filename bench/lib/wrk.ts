@@ -14,19 +14,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { LoadResult } from '../load-worker.js';
+import type { ClosedLoopJob, LoadResult } from '../load-worker.js';
 import { processCpuMicros } from './procs.js';
 import { USER_AGENTS, LANGUAGES, PLACEMENTS, FIRST_OCTETS, type TrafficPlan } from './traffic.js';
-
-export interface WrkJob {
-  type: 'wrk';
-  port: number;
-  plan: TrafficPlan;
-  connections: number;
-  amount: number;
-  offset: number;
-  timeoutS?: number;
-}
 
 const luaList = (xs: readonly (string | number)[]) => `{${xs.map((x) => (typeof x === 'number' ? String(x) : JSON.stringify(x))).join(',')}}`;
 
@@ -135,7 +125,7 @@ export function parseWrkSummary(stdout: string) {
   };
 }
 
-export async function runWrk(job: WrkJob): Promise<LoadResult> {
+export async function runWrk(job: ClosedLoopJob): Promise<LoadResult> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tracklane-wrk-'));
   try {
     let idsFile: string | null = null;
