@@ -4,9 +4,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import { openPostgres } from '../db/client.js';
 import { createRedisStore } from '../store/redis-store.js';
-import { hotVisitWriterOptions, localVisitRecorder, newCounters } from './click.js';
-import { createClickWriter } from './click-writer.js';
-import { createHotVisitWriter } from './hot-click.js';
+import { newCounters } from './click.js';
+import { startLocalRecording } from './recording.js';
 import type { RecorderSettings, ToRecorder, FromRecorder } from './remote-recorder.js';
 
 const settings = workerData as RecorderSettings;
@@ -22,18 +21,7 @@ const store = await createRedisStore({
   onError: (err) => log.warn({ err: err.message }, 'redis connection error'),
 });
 const counters = newCounters();
-const writer = await createClickWriter({
-  db: database.db,
-  pool: database.pool,
-  log,
-  batchMax: settings.batchMax,
-  flushMs: settings.flushMs,
-  bufferMax: settings.bufferMax,
-  spillDir: settings.spillDir,
-  holdTimeoutMs: settings.holdTimeoutMs,
-  onHoldTimeout: () => counters.uniqueCheckTimedOut++,
-});
-const recorder = localVisitRecorder(writer, createHotVisitWriter(store, hotVisitWriterOptions({ writer, counters, log })), settings.uniqueWindowHours);
+const { writer, recorder } = await startLocalRecording({ db: database.db, pool: database.pool, store, log, counters }, settings);
 
 const snapshot = (): FromRecorder => ({
   type: 'stats',

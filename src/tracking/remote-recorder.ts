@@ -25,21 +25,17 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { TrackingCounters, VisitRecorder } from './click.js';
 import type { ClickWriterStats, LanderClickRow, TrackingClickWriter } from './click-writer.js';
 import type { VisitRow } from './hot-click.js';
+import type { RecordingSettings } from './recording.js';
 
-export interface RecorderSettings {
+/** What the thread needs to open its own connections and record as the answering thread would. */
+export interface RecorderSettings extends RecordingSettings {
   databaseUrl: string;
   poolMax: number;
   redisUrl: string;
   redisPrefix: string;
   redisCommandTimeoutMs: number;
-  batchMax: number;
-  flushMs: number;
-  bufferMax: number;
-  spillDir: string;
-  holdTimeoutMs: number;
   logLevel: string;
   statsEveryMs: number;
-  uniqueWindowHours: number;
 }
 
 export type ToRecorder =

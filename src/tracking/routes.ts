@@ -10,13 +10,10 @@ import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { requireApiKey } from '../http/auth.js';
 import { createClickIdGenerator } from './click-id.js';
-import { createClickWriter, type TrackingClickWriter } from './click-writer.js';
 import {
   CLICK_COOKIE,
   handleClick,
   handleCta,
-  hotVisitWriterOptions,
-  localVisitRecorder,
   newCounters,
   signRedirect,
   verifyRedirect,
@@ -25,9 +22,8 @@ import {
   type ClickResult,
   type CookieToSet,
   type TrackingDeps,
-  type VisitRecorder,
 } from './click.js';
-import { createHotVisitWriter } from './hot-click.js';
+import { startLocalRecording, type RecordingSettings } from './recording.js';
 import { startRemoteRecorder } from './remote-recorder.js';
 import { observeTracking } from './metrics.js';
 import { startOfferCapMonitor } from './offer-caps.js';
@@ -68,48 +64,34 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
   });
   if (!visitors.geoDb) ctx.log.warn({ path: config.GEOIP_DB ?? 'bundled' }, 'geo database not available: visits are recorded without a country');
 
-  // Past the Redis command timeout, so a slow answer still counts; a hung store cannot hold visits back.
-  const holdTimeoutMs = Math.max(1000, config.REDIS_COMMAND_TIMEOUT_MS * 2);
-  const spillDir = config.CLICK_SPILL_DIR ?? join(config.TRACKLANE_DATA_DIR, 'spill');
-  let writer: TrackingClickWriter;
-  let recorder: VisitRecorder;
-  if (usesRecordingThread(ctx)) {
-    ({ writer, recorder } = await startRemoteRecorder(
-      {
-        databaseUrl: config.DATABASE_URL!,
-        poolMax: Math.max(2, Math.min(4, config.DB_POOL_MAX)),
-        redisUrl: config.REDIS_URL!,
-        redisPrefix: config.REDIS_PREFIX,
-        redisCommandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
-        batchMax: config.CLICK_BATCH_MAX,
-        flushMs: config.CLICK_FLUSH_MS,
-        bufferMax: config.CLICK_BUFFER_MAX,
-        spillDir,
-        holdTimeoutMs,
-        logLevel: config.LOG_LEVEL,
-        statsEveryMs: 1000,
-        uniqueWindowHours: config.UNIQUE_WINDOW_HOURS,
-      },
-      counters,
-      ctx.log,
-    ));
-  } else {
-    writer = await createClickWriter({
-      db: ctx.db,
-      pool: ctx.database.pool,
-      log: ctx.log,
-      // PGlite runs each statement on this event loop, so a batch's insert holds every redirect behind
-      // it: at most 500 rows there (embedded bench phase, /click p99 40-97 ms -> 33-45 ms, ~5-10%
-      // fewer requests/s). Postgres writes beside the loop and takes bigger batches better.
-      batchMax: ctx.database.kind === 'embedded' ? Math.min(config.CLICK_BATCH_MAX, EMBEDDED_BATCH_MAX) : config.CLICK_BATCH_MAX,
-      flushMs: config.CLICK_FLUSH_MS,
-      bufferMax: config.CLICK_BUFFER_MAX,
-      spillDir,
-      holdTimeoutMs,
-      onHoldTimeout: () => counters.uniqueCheckTimedOut++,
-    });
-    recorder = localVisitRecorder(writer, createHotVisitWriter(ctx.store, hotVisitWriterOptions({ writer, counters, log: ctx.log })), config.UNIQUE_WINDOW_HOURS);
-  }
+  const recording: RecordingSettings = {
+    // PGlite runs each statement on this event loop, so a batch's insert holds every redirect behind
+    // it: at most 500 rows there (embedded bench phase, /click p99 40-97 ms -> 33-45 ms, ~5-10%
+    // fewer requests/s). Postgres writes beside the loop and takes bigger batches better.
+    batchMax: ctx.database.kind === 'embedded' ? Math.min(config.CLICK_BATCH_MAX, EMBEDDED_BATCH_MAX) : config.CLICK_BATCH_MAX,
+    flushMs: config.CLICK_FLUSH_MS,
+    bufferMax: config.CLICK_BUFFER_MAX,
+    spillDir: config.CLICK_SPILL_DIR ?? join(config.TRACKLANE_DATA_DIR, 'spill'),
+    // Past the Redis command timeout, so a slow answer still counts; a hung store cannot hold visits back.
+    holdTimeoutMs: Math.max(1000, config.REDIS_COMMAND_TIMEOUT_MS * 2),
+    uniqueWindowHours: config.UNIQUE_WINDOW_HOURS,
+  };
+  const { writer, recorder } = usesRecordingThread(ctx)
+    ? await startRemoteRecorder(
+        {
+          ...recording,
+          databaseUrl: config.DATABASE_URL!,
+          poolMax: Math.max(2, Math.min(4, config.DB_POOL_MAX)),
+          redisUrl: config.REDIS_URL!,
+          redisPrefix: config.REDIS_PREFIX,
+          redisCommandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+          logLevel: config.LOG_LEVEL,
+          statsEveryMs: 1000,
+        },
+        counters,
+        ctx.log,
+      )
+    : await startLocalRecording({ db: ctx.db, pool: ctx.database.pool, store: ctx.store, log: ctx.log, counters }, recording);
   ctx.clickWriter = writer;
   ctx.offerCaps = startOfferCapMonitor(ctx);
   observeTracking(ctx.metrics, counters, writer);
