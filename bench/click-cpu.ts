@@ -7,7 +7,13 @@
 //   CLICK_CPU_REQUESTS=10000 CLICK_CPU_ROUNDS=5 npx tsx bench/click-cpu.ts
 //   CLICK_CPU_PROFILE=1 npx tsx bench/click-cpu.ts  # also writes a tracker --cpu-prof to /tmp
 //   CLICK_CPU_NODE_ARGS="--import ./bench/lib/alloc-probe.mjs" npx tsx bench/click-cpu.ts  # allocations
+//   CLICK_CPU_PATH=postback npx tsx bench/click-cpu.ts  # /postback for visits made first, against the baseline's 200
+//
+// Postgres's share is read once the rollup fold has caught up with the round (delta tables empty),
+// so a conversion's fold counts against the round that caused it.
 import { readFileSync } from 'node:fs';
+import { sql } from 'drizzle-orm';
+import { rows } from '../src/db/client.js';
 import os from 'node:os';
 import path from 'node:path';
 import { benchRedisUrl, clearBenchRedisPrefix, createBenchDatabase, dropBenchDatabase, seedCampaign } from './lib/bench-db.js';
@@ -17,6 +23,8 @@ import { pickGenerator } from './lib/wrk.js';
 const REQUESTS = Number(process.env.CLICK_CPU_REQUESTS ?? 20_000);
 const ROUNDS = Number(process.env.CLICK_CPU_ROUNDS ?? 3);
 const GENERATOR = pickGenerator(process.env.BENCH_GENERATOR);
+const PATH = process.env.CLICK_CPU_PATH === 'postback' ? 'postback' : 'click';
+const WARMUP = 5000;
 const stamp = `clickcpu${Date.now() % 1e8}_${process.pid}`;
 const dbName = `tracklane_bench_${stamp}`;
 const prefix = `bench:${stamp}:`;
@@ -37,6 +45,8 @@ try {
     script: 'src/server.ts',
     env: {
       PUBLIC_URL: 'http://127.0.0.1', TRUST_PROXY: '127.0.0.1', LOG_LEVEL: 'warn', HOST: '127.0.0.1', DATABASE_URL: url, REDIS_URL: benchRedisUrl(), REDIS_PREFIX: prefix,
+      // Settings under test, as for npm run bench: `BENCH_TRACKER_ENV="ROLLUP_FOLD_MS=5000"`.
+      ...Object.fromEntries((process.env.BENCH_TRACKER_ENV ?? '').split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
     },
     nodeArgs: [
       ...(process.env.CLICK_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(logDir, stamp)}`] : []),
@@ -50,26 +60,45 @@ try {
   procs.push(tracker);
   const baseline = await spawnNode({ script: 'bench/baseline.ts', env: {}, port: await freePort(), logFile: path.join(logDir, `${stamp}-baseline.log`), readyPath: '/healthz' });
   procs.push(baseline);
-  const plan = { kind: 'click' as const, key: campaign.key };
+  const clickPlan = { kind: 'click' as const, key: campaign.key };
+  const count = async (table: string) => Number((await rows<{ n: string }>(database.db, sql.raw(`select count(*)::text as n from ${table}`)))[0].n);
+  const settle = async () => {
+    for (let waited = 0; waited < 20_000 && (await count('report_visit_delta')) + (await count('report_conversion_delta')) > 0; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  let plan: { kind: 'click'; key: string } | { kind: 'postback'; clickIds: string[] } = clickPlan;
+  if (PATH === 'postback') {
+    // Visits to post back for: one per postback of every round and of the warm-up.
+    const visits = (ROUNDS * REQUESTS + WARMUP) * 1.02;
+    await gen.run({ type: GENERATOR, port: tracker.port, plan: clickPlan, connections: 32, amount: Math.ceil(visits), offset: 20_000_000 });
+    for (let waited = 0; waited < 60_000 && (await count('visits')) < visits; waited += 200) await new Promise((r) => setTimeout(r, 200));
+    const ids = (await rows<{ click_id: string }>(database.db, sql`select click_id from visits order by click_id`)).map((r) => r.click_id);
+    plan = { kind: 'postback', clickIds: ids };
+    await settle();
+  }
+  const ok = PATH === 'postback' ? 200 : 302;
   let offset = 0;
   const round = async (name: string, p: NodeProcess) => {
     const [u0, s0] = cpuMicros(p.pid);
     const services0 = servicesCpuMicros();
     const res = await gen.run({ type: GENERATOR, port: p.port, plan, connections: 32, amount: REQUESTS, offset });
-    offset += REQUESTS;
+    // Only the tracker's requests must be fresh (a postback's click ID is used once).
+    if (p === tracker) offset += REQUESTS;
     const [u1, s1] = cpuMicros(p.pid);
+    if (p === tracker) await settle();
     // What the request cost Postgres and Redis too (the tracker's visits are written by then, or nearly).
     const services = servicesCpuDelta(services0, servicesCpuMicros());
     const perRequest = (u1 - u0 + s1 - s0) / REQUESTS;
     console.log(
       `${name.padEnd(8)} ${perRequest.toFixed(1)} µs CPU/request (user ${((u1 - u0) / REQUESTS).toFixed(1)}, system ${((s1 - s0) / REQUESTS).toFixed(1)}; ` +
         `Postgres ${(services.postgres / REQUESTS).toFixed(1)}, Redis ${(services.redis / REQUESTS).toFixed(1)}; generator ${(res.generatorCpuMicros / REQUESTS).toFixed(1)}), ` +
-        `${res.requestsPerSecond.toFixed(0)} req/s, statuses ${JSON.stringify(res.statuses)}`,
+        `${res.requestsPerSecond.toFixed(0)} req/s, ${res.statuses[ok] ?? 0}/${REQUESTS} answered ${ok}`,
     );
     return perRequest;
   };
-  // Warm-up: JIT, caches, connections.
-  for (const p of [tracker, baseline]) await gen.run({ type: GENERATOR, port: p.port, plan, connections: 32, amount: 5000, offset: 10_000_000 });
+  // Warm-up: JIT, caches, connections. The postback warm-up uses the last click IDs, which no round reaches.
+  for (const p of [tracker, baseline]) await gen.run({ type: GENERATOR, port: p.port, plan, connections: 32, amount: WARMUP, offset: PATH === 'postback' ? ROUNDS * REQUESTS : 10_000_000 });
   const t: number[] = [];
   const b: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {

@@ -14,17 +14,25 @@ export interface OfferCaps {
   refresh(): Promise<void>;
 }
 
-/** Offers whose conversions since the start of `now`'s day in `tz` reached their daily cap. */
+/**
+ * Offers whose conversions since the start of `now`'s day in `tz` reached their daily cap. The
+ * offers with a cap are read first: with none (the usual case), conversions are not touched. As
+ * one statement, the count ran every 5 s even with no cap set, ~70 ms each under postback load
+ * (pg_stat_statements).
+ */
 export async function cappedOffers(db: Db, tz: string, now = new Date()): Promise<Set<number>> {
-  const found = await rows<{ id: number }>(
+  const caps = await rows<{ id: number; daily_cap: number }>(db, sql`select id, daily_cap from offers where daily_cap is not null`);
+  if (caps.length === 0) return new Set();
+  const ids = caps.map((c) => Number(c.id));
+  const counts = await rows<{ offer_id: number; n: string }>(
     db,
-    sql`select o.id from offers o
-      where o.daily_cap is not null
-        and (select count(*) from conversions c
-             where c.offer_id = o.id and c.status <> 'declined'
-               and c.converted_at >= (date_trunc('day', ${now.toISOString()}::timestamptz at time zone ${tz}) at time zone ${tz})) >= o.daily_cap`,
+    sql`select offer_id, count(*)::text as n from conversions
+      where offer_id = any(${`{${ids.join(',')}}`}::int[]) and status <> 'declined'
+        and converted_at >= (date_trunc('day', ${now.toISOString()}::timestamptz at time zone ${tz}) at time zone ${tz})
+      group by offer_id`,
   );
-  return new Set(found.map((r) => Number(r.id)));
+  const reached = new Map(counts.map((c) => [Number(c.offer_id), Number(c.n)]));
+  return new Set(caps.filter((c) => (reached.get(Number(c.id)) ?? 0) >= Number(c.daily_cap)).map((c) => Number(c.id)));
 }
 
 const NONE: ReadonlySet<number> = new Set();
