@@ -14,6 +14,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY migrations ./migrations
+# The spill directories' volume takes this owner when docker creates it.
+RUN mkdir -p /var/lib/tracklane && chown node:node /var/lib/tracklane
 USER node
 EXPOSE 8080
 # Create keys with: docker compose exec tracker node dist/cli/apikey.js create --name NAME

@@ -83,6 +83,8 @@ const envSchema = z.object({
   CLICK_FLUSH_MS: int(10, 60000).default(250),
   CLICK_BUFFER_MAX: int(1000, 10_000_000).default(200_000),
   CLICK_SPILL_DIR: z.string().trim().min(1).optional(),
+  /** Where postbacks wait, fsynced, while Postgres is away (default TRACKLANE_DATA_DIR/postback-spill). */
+  POSTBACK_SPILL_DIR: z.string().trim().min(1).optional(),
   /** Where visits are written down: a thread of their own (Postgres + Redis only) or the answering thread. */
   CLICK_RECORDER: z.enum(['thread', 'inline']).default('thread'),
   UNIQUE_WINDOW_HOURS: int(1, 24 * 365).default(24),

@@ -52,7 +52,12 @@ export type Outcome =
   | { outcome: 'duplicate'; conversionId: number; status: ConversionStatus }
   | { outcome: 'status_changed'; conversionId: number; status: ConversionStatus; previousStatus: ConversionStatus }
   | { outcome: 'pending'; pendingId: number }
-  | { outcome: 'outside_window' };
+  | { outcome: 'outside_window' }
+  /** Postgres was away: kept on disk (postback-spill.ts) and recorded once it is back. */
+  | { outcome: 'queued' };
+
+/** What recording against Postgres answers (queueing is the service's, around it). */
+export type RecordedOutcome = Exclude<Outcome, { outcome: 'queued' }>;
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
@@ -72,7 +77,7 @@ const statusField = (raw: Record<string, string>) => PARAM_ALIASES.status.find((
 const payoutField = (raw: Record<string, string>) => PARAM_ALIASES.payout.find((n) => raw[n] !== undefined) ?? 'payout';
 
 /** Finds the click and records; a click that is not visible yet is kept in pending_postbacks. */
-export async function recordConversion(deps: RecordDeps, input: ConversionInput): Promise<Outcome> {
+export async function recordConversion(deps: RecordDeps, input: ConversionInput): Promise<RecordedOutcome> {
   const { params } = input;
   if (!params.clickId) throw badRequest('cid', 'a click ID is required (cid, clickid, click_id, subid or cnv_id)');
   const found = await findClick(deps, params.clickId);
@@ -93,7 +98,7 @@ export async function recordConversion(deps: RecordDeps, input: ConversionInput)
       rawParams: params.raw,
       sourceIp: input.sourceIp ?? null,
       source: input.source,
-      secretHash: params.secret !== undefined ? hashSecret(params.secret) : null,
+      secretHash: params.secret !== undefined ? hashSecret(params.secret) : (input.secretHash ?? null),
       nextAttemptAt: new Date(Date.now() + 5000),
     })
     .returning({ id: pendingPostbacks.id });
@@ -108,7 +113,7 @@ async function lookup<T>(deps: RecordDeps, pick: (s: ReturnType<SettingsCache['c
 }
 
 /** Records a conversion for a known click (also the pending worker's entry point). */
-export async function attributeToClick(deps: RecordDeps, click: ClickRecord, input: ConversionInput): Promise<Outcome> {
+export async function attributeToClick(deps: RecordDeps, click: ClickRecord, input: ConversionInput): Promise<RecordedOutcome> {
   const { params } = input;
   const offer = click.offerId != null ? await lookup(deps, (s) => s.offers.get(click.offerId!)) : undefined;
   const campaign = await lookup(deps, (s) => s.campaigns.get(click.campaignId));

@@ -29,7 +29,7 @@ const PostbackQuery = z.looseObject({
 
 const PostbackAnswer = z.object({
   status: z.literal('ok'),
-  outcome: z.enum(['recorded', 'duplicate', 'status_changed', 'pending', 'outside_window']),
+  outcome: z.enum(['recorded', 'duplicate', 'status_changed', 'pending', 'outside_window', 'queued']),
   conversionId: z.number().int().optional(),
   pendingId: z.number().int().optional(),
   conversionStatus: z.enum(['approved', 'pending', 'declined']).optional(),
@@ -40,7 +40,8 @@ function answerBody(out: Outcome): z.infer<typeof PostbackAnswer> {
     case 'pending':
       return { status: 'ok', outcome: 'pending', pendingId: out.pendingId };
     case 'outside_window':
-      return { status: 'ok', outcome: 'outside_window' };
+    case 'queued':
+      return { status: 'ok', outcome: out.outcome };
     default:
       return { status: 'ok', outcome: out.outcome, conversionId: out.conversionId, conversionStatus: out.status };
   }

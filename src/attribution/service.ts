@@ -1,13 +1,19 @@
 // One attribution service per app: the settings and rate caches, the record function with its
-// dependencies, and the two background workers (pending retries, forward deliveries). Both route
-// plugins (root and /api) share it through attributionFor(ctx).
+// dependencies, the postback spill, and the background workers (pending retries, forward
+// deliveries, the spill's replay). Both route plugins (root and /api) share it through
+// attributionFor(ctx).
+import { join } from 'node:path';
 import type { AppContext } from '../context.js';
+import { isUnavailable } from '../db/errors.js';
+import { ApiError } from '../http/errors.js';
 import { startPeriodic } from '../periodic.js';
 import { createRateCache, type RateCache } from './currency.js';
 import { createInsertBatcher } from './insert-batcher.js';
 import { deliverDue, type DeliveryDeps, type DeliveryRunResult } from './deliveries.js';
+import { parsePostbackParams } from './params.js';
 import { retryPendingPostbacks, type PendingDeps, type PendingRunResult } from './pending.js';
-import { recordConversion, type ConversionInput, type Outcome } from './record.js';
+import { createPostbackSpill, type PostbackSpill, type SpilledPostback } from './postback-spill.js';
+import { hashSecret, recordConversion, type ConversionInput, type Outcome } from './record.js';
 import { createSettingsCache, type SettingsCache } from './settings.js';
 
 export interface AttributionStats {
@@ -24,8 +30,31 @@ export interface AttributionService {
   /** One pass of each worker now (tests and operators); `now` moves the clock. */
   retryPending(now?: Date): Promise<PendingRunResult>;
   deliver(now?: Date): Promise<DeliveryRunResult>;
+  /** Records what waits in the postback spill, oldest first, while Postgres takes it. */
+  replaySpill(): Promise<{ replayed: number; left: number }>;
+  spill: PostbackSpill;
   stats: AttributionStats;
 }
+
+const toSpilled = (input: ConversionInput): SpilledPostback => ({
+  raw: input.params.raw,
+  source: input.source,
+  convertedAt: input.convertedAt.toISOString(),
+  receivedAt: (input.receivedAt ?? input.convertedAt).toISOString(),
+  sourceIp: input.sourceIp ?? null,
+  secretHash: input.params.secret !== undefined ? hashSecret(input.params.secret) : (input.secretHash ?? null),
+  enforceWindow: input.enforceWindow ?? false,
+});
+
+const fromSpilled = (e: SpilledPostback): ConversionInput => ({
+  params: parsePostbackParams(e.raw),
+  source: e.source,
+  convertedAt: new Date(e.convertedAt),
+  receivedAt: new Date(e.receivedAt),
+  sourceIp: e.sourceIp ?? undefined,
+  secretHash: e.secretHash,
+  enforceWindow: e.enforceWindow,
+});
 
 const services = new WeakMap<AppContext, Promise<AttributionService>>();
 
@@ -70,23 +99,73 @@ async function createAttributionService(ctx: AppContext): Promise<AttributionSer
     outbound: { allowPrivate: config.OUTBOUND_ALLOW_PRIVATE, timeoutMs: config.OUTBOUND_TIMEOUT_MS },
   };
 
+  const spill = await createPostbackSpill({ dir: config.POSTBACK_SPILL_DIR ?? join(config.TRACKLANE_DATA_DIR, 'postback-spill'), log });
+  ctx.lifecycle.onShutdown('postback spill', () => spill.close());
+  const spillStat = (pick: (s: ReturnType<PostbackSpill['stats']>) => number) => () => pick(spill.stats());
+  ctx.metrics.observe('gauge', 'postback_spill_backlog', 'Postbacks kept on disk while Postgres was away, not recorded yet', spillStat((s) => s.backlog));
+  ctx.metrics.observe('counter', 'postback_spill_queued_total', 'Postbacks answered 200 and kept on disk because Postgres was away', spillStat((s) => s.queued));
+  ctx.metrics.observe('counter', 'postback_spill_replayed_total', 'Kept postbacks recorded since (or refused for good)', spillStat((s) => s.replayed));
+  ctx.metrics.observe('counter', 'postback_spill_dead_letter_total', 'Kept postbacks set aside in dead-letter.ndjson after failing for another reason', spillStat((s) => s.deadLettered));
+  const count = (out: Outcome) => {
+    stats.outcomes[out.outcome] = (stats.outcomes[out.outcome] ?? 0) + 1;
+    return out;
+  };
+  // Uploads carry an API key and get an answer per row: a 503 tells the caller to send them again.
+  const spillable = (input: ConversionInput) => input.source !== 'upload';
+  const queue = async (input: ConversionInput): Promise<Outcome> => {
+    await spill.append(toSpilled(input));
+    return { outcome: 'queued' };
+  };
+
   const service: AttributionService = {
     settings,
     rates,
     stats,
+    spill,
     async record(input) {
-      const out = await recordConversion(pendingDeps(), input);
-      stats.outcomes[out.outcome] = (stats.outcomes[out.outcome] ?? 0) + 1;
-      return out;
+      // Behind what already waits, so a reversal is never applied before the approval it reverses.
+      if (spillable(input) && spill.waiting()) return count(await queue(input));
+      try {
+        return count(await recordConversion(pendingDeps(), input));
+      } catch (err) {
+        if (!spillable(input) || !isUnavailable(err)) throw err;
+        log.warn({ err: (err as Error).message, clickId: input.params.clickId }, 'Postgres is away: postback kept on disk, recorded once it is back');
+        return count(await queue(input));
+      }
     },
     retryPending: (now) => retryPendingPostbacks(pendingDeps(), now),
     deliver: (now) => deliverDue(deliveryDeps, now),
+    async replaySpill() {
+      let total = { replayed: 0, left: spill.stats().backlog };
+      // Pass after pass while it moves: postbacks arriving meanwhile queue behind, in a new file.
+      while (total.left > 0) {
+        const r = await spill.replay(async (entry) => {
+          const input = fromSpilled(entry);
+          try {
+            count(await recordConversion(pendingDeps(), input));
+            return 'done';
+          } catch (err) {
+            if (isUnavailable(err)) return 'retry';
+            if (!(err instanceof ApiError)) throw err;
+            // A wrong secret or an unknown status: refused now as it would have been then.
+            log.warn({ clickId: input.params.clickId, reason: err.message }, 'kept postback refused');
+            return 'done';
+          }
+        });
+        total = { replayed: total.replayed + r.replayed, left: r.left };
+        if (r.replayed === 0) break;
+      }
+      return total;
+    },
   };
 
   if (config.POSTBACK_WORKER_MS > 0) {
     const onError = () => void stats.workerErrors++;
     startPeriodic(ctx, { name: 'pending postbacks worker', everyMs: config.POSTBACK_WORKER_MS, run: () => service.retryPending(), onError });
     startPeriodic(ctx, { name: 'postback forwarding worker', everyMs: config.POSTBACK_WORKER_MS, run: () => service.deliver(), onError });
+    // Also replays what an earlier run left: the first pass comes a second after start.
+    const replay = async () => void (spill.waiting() && (await service.replaySpill()));
+    startPeriodic(ctx, { name: 'postback spill replay', everyMs: 1000, run: replay, onError });
   }
   return service;
 }

@@ -1,6 +1,7 @@
 // One error type and one JSON shape for the whole API: { "error": { "code", "message", "field"? } }.
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
+import { isUnavailable } from '../db/errors.js';
 
 export interface ErrorBody {
   error: { code: string; message: string; field?: string };
@@ -76,6 +77,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
       apiError = new ApiError(500, 'internal_error', 'internal error');
     } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       apiError = new ApiError(err.statusCode, (err.code ?? 'bad_request').toLowerCase(), err.message);
+    } else if (isUnavailable(err)) {
+      // Not the request's fault and not for good: the caller should send it again a little later.
+      req.log.warn({ err: err.message }, 'Postgres is unavailable');
+      apiError = new ApiError(503, 'unavailable', 'the database is unavailable; try again shortly');
+      void reply.header('retry-after', '5');
     } else {
       req.log.error({ err }, 'unhandled error');
       apiError = new ApiError(500, 'internal_error', 'internal error');

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
+import { isDataError } from '../db/errors.js';
 
 export interface QueueStats {
   /** Rows in memory now, waiting for Postgres. */
@@ -44,19 +45,6 @@ export interface WriteQueueOptions<T> {
 
 const MAX_BACKOFF_MS = 5000;
 
-/** The SQLSTATE of a Postgres error, also when wrapped (drizzle puts the driver's error in `cause`). */
-function sqlState(err: unknown): string | undefined {
-  for (let e = err as { code?: unknown; cause?: unknown } | undefined, i = 0; e && i < 5; e = e.cause as typeof e, i++) {
-    if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) return e.code;
-  }
-  return undefined;
-}
-
-/** Refused for what is in the rows (bad value, constraint, too long), not because Postgres is unreachable. */
-export function isDataError(err: unknown): boolean {
-  const state = sqlState(err);
-  return state !== undefined && /^(22|23|54)/.test(state);
-}
 
 function sqlMessage(err: unknown): string {
   const cause = (err as { cause?: { message?: string } }).cause;

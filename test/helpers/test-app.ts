@@ -135,6 +135,7 @@ export async function buildTestApp(
     PUBLIC_URL: 'http://track.test',
     // Each app spills and replays visits in its own directory, never into another test's database.
     CLICK_SPILL_DIR: join(tmpdir(), `tracklane-test-spill-${randomBytes(5).toString('hex')}`),
+    POSTBACK_SPILL_DIR: join(tmpdir(), `tracklane-test-postback-spill-${randomBytes(5).toString('hex')}`),
     ...backend.env,
     ...opts.env,
   });

@@ -18,6 +18,13 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(compose.volumes)).toContain('pgdata');
   });
 
+  it("keeps the tracker's spill directories (postbacks answered 200, visits waiting) on a volume", () => {
+    const dataDir = compose.services.tracker.environment.TRACKLANE_DATA_DIR;
+    expect(compose.services.tracker.volumes).toContain(`trackerdata:${dataDir}`);
+    expect(Object.keys(compose.volumes)).toContain('trackerdata');
+    expect(readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8')).toContain(`chown node:node ${dataDir}`);
+  });
+
   it('builds the tracker from the repo Dockerfile and waits for healthy Postgres and Redis', () => {
     expect(compose.services.tracker.build).toBe('.');
     expect(readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8')).toContain('dist/server.js');

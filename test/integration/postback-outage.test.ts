@@ -1,0 +1,94 @@
+// /postback while Postgres refuses connections: every postback is answered 200 and kept on disk,
+// uploads get a 503 to send again, and once Postgres is back the kept postbacks are recorded in
+// the order they came (an approval, then its reversal).
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { asc, eq } from 'drizzle-orm';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { attributionFor } from '../../src/attribution/service.js';
+import { conversions, conversionStatusHistory } from '../../src/db/schema.js';
+import { adminUrl } from '../helpers/database-guard.js';
+import { seedDirectCampaign } from '../helpers/seed.js';
+import { authHeaders, buildTestApp, openTestBackend } from '../helpers/test-app.js';
+
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: adminUrl() });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+describe('/postback during a Postgres outage', () => {
+  it('answers 200, keeps the postbacks on disk and records them in arrival order once Postgres is back', async () => {
+    const backend = await openTestBackend('postgres');
+    const dbName = new URL(backend.env.DATABASE_URL).pathname.slice(1);
+    const spillDir = mkdtempSync(join(tmpdir(), 'tracklane-postback-spill-'));
+    // The workers stay off: the test replays by hand, at the moment it chooses.
+    const t = await buildTestApp(backend, { ownConnections: true, env: { POSTBACK_WORKER_MS: '0', POSTBACK_SPILL_DIR: spillDir } });
+    cleanups.push(
+      () => backend.destroy(),
+      () => rmSync(spillDir, { recursive: true, force: true }),
+      () => t.close(),
+      () => admin((c) => c.query(`alter database "${dbName}" with allow_connections true`)),
+    );
+    await seedDirectCampaign(t.app.ctx, 'pbout');
+    const clickIds: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await t.app.inject({ url: '/click/pbout', headers: { 'user-agent': 'Mozilla/5.0 Firefox/120.0' } });
+      clickIds.push(/tlcid=([0-9A-Za-z]+)/.exec(String(res.headers['set-cookie']))![1]);
+    }
+    await t.app.ctx.clickWriter!.flush();
+    const [a, b] = clickIds;
+
+    // The outage: no new connections to this database, and every open one cut.
+    await admin(async (c) => {
+      await c.query(`alter database "${dbName}" with allow_connections false`);
+      await c.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [dbName]);
+    });
+    const json = { accept: 'application/json' };
+    const approved = await t.app.inject({ url: `/postback?cid=${a}&payout=10&txid=t1`, headers: json });
+    expect(approved.statusCode).toBe(200);
+    expect(approved.json()).toEqual({ status: 'ok', outcome: 'queued' });
+    const reversed = await t.app.inject({ url: `/postback?cid=${a}&txid=t1&status=chargeback`, headers: json });
+    expect(reversed.json()).toEqual({ status: 'ok', outcome: 'queued' });
+    const text = await t.app.inject({ url: `/postback?clickid=${b}&sum=5.25` });
+    expect(text.statusCode).toBe(200);
+    expect(text.body).toBe('OK');
+    // An upload has a caller that can send it again: told so, nothing kept.
+    const upload = await t.app.inject({ method: 'POST', url: '/api/conversions', headers: authHeaders(), payload: [{ clickId: b, payout: '1', txid: 'up1' }] });
+    expect(upload.statusCode).toBe(503);
+    expect(upload.headers['retry-after']).toBe('5');
+    expect(upload.json().error.code).toBe('unavailable');
+
+    const service = await attributionFor(t.app.ctx);
+    expect(service.spill.stats()).toMatchObject({ queued: 3, backlog: 3 });
+    // Still away: a pass keeps everything.
+    expect(await service.replaySpill()).toEqual({ replayed: 0, left: 3 });
+    const metrics = await t.app.inject({ url: '/api/metrics', headers: authHeaders() });
+    expect(metrics.body).toMatch(/postback_spill_backlog 3/);
+
+    await admin((c) => c.query(`alter database "${dbName}" with allow_connections true`));
+    expect(await service.replaySpill()).toEqual({ replayed: 3, left: 0 });
+    expect(readdirSync(spillDir).filter((f) => f.endsWith('.ndjson'))).toEqual([]);
+
+    const rows = await t.app.ctx.db.select().from(conversions).orderBy(asc(conversions.id));
+    expect(rows.map((r) => ({ clickId: r.clickId, txid: r.txid, status: r.status, payout: r.payout }))).toEqual([
+      { clickId: a, txid: 't1', status: 'declined', payout: '10.000000' },
+      { clickId: b, txid: '', status: 'approved', payout: '5.250000' },
+    ]);
+    const history = await t.app.ctx.db.select().from(conversionStatusHistory).where(eq(conversionStatusHistory.conversionId, rows[0].id)).orderBy(asc(conversionStatusHistory.id));
+    expect(history.map((h) => h.status)).toEqual(['approved', 'declined']);
+    // The postback time is when the network called, not when Postgres came back.
+    expect(Date.now() - rows[1].convertedAt.getTime()).toBeLessThan(60_000);
+  }, 30_000);
+});
