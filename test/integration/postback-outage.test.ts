@@ -5,11 +5,10 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { asc, eq } from 'drizzle-orm';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { attributionFor } from '../../src/attribution/service.js';
 import { conversions, conversionStatusHistory } from '../../src/db/schema.js';
-import { adminUrl } from '../helpers/database-guard.js';
+import { allowConnections, refuseConnections } from '../helpers/outage.js';
 import { seedDirectCampaign } from '../helpers/seed.js';
 import { authHeaders, buildTestApp, openTestBackend } from '../helpers/test-app.js';
 
@@ -17,16 +16,6 @@ const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: adminUrl() });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 describe('/postback during a Postgres outage', () => {
   it('answers 200, keeps the postbacks on disk and records them in arrival order once Postgres is back', async () => {
@@ -39,7 +28,7 @@ describe('/postback during a Postgres outage', () => {
       () => backend.destroy(),
       () => rmSync(spillDir, { recursive: true, force: true }),
       () => t.close(),
-      () => admin((c) => c.query(`alter database "${dbName}" with allow_connections true`)),
+      () => allowConnections(dbName),
     );
     await seedDirectCampaign(t.app.ctx, 'pbout');
     const clickIds: string[] = [];
@@ -51,10 +40,7 @@ describe('/postback during a Postgres outage', () => {
     const [a, b] = clickIds;
 
     // The outage: no new connections to this database, and every open one cut.
-    await admin(async (c) => {
-      await c.query(`alter database "${dbName}" with allow_connections false`);
-      await c.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [dbName]);
-    });
+    await refuseConnections(dbName);
     const json = { accept: 'application/json' };
     const approved = await t.app.inject({ url: `/postback?cid=${a}&payout=10&txid=t1`, headers: json });
     expect(approved.statusCode).toBe(200);
@@ -84,7 +70,7 @@ describe('/postback during a Postgres outage', () => {
     const metrics = await t.app.inject({ url: '/api/metrics', headers: authHeaders() });
     expect(metrics.body).toMatch(/postback_spill_backlog 123/);
 
-    await admin((c) => c.query(`alter database "${dbName}" with allow_connections true`));
+    await allowConnections(dbName);
     expect(await service.replaySpill()).toEqual({ replayed: 123, left: 0 });
     expect(readdirSync(spillDir).filter((f) => f.endsWith('.ndjson'))).toEqual([]);
 

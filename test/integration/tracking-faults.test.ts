@@ -12,9 +12,10 @@ import { configFrom } from '../../src/config.js';
 import { visits } from '../../src/db/schema.js';
 import type { HotStore } from '../../src/store/hot-store.js';
 import { createMemoryStore } from '../../src/store/memory-store.js';
-import { adminUrl, testRedisUrl } from '../helpers/database-guard.js';
+import { testRedisUrl } from '../helpers/database-guard.js';
 import { freePort, spawnServer, waitForReady, type ServerProcess } from '../helpers/server-process.js';
 import { authHeaders, buildTestApp, clearRedisPrefix, createTestDatabase, openTestBackend, TEST_API_KEY } from '../helpers/test-app.js';
+import { allowConnections, refuseConnections } from '../helpers/outage.js';
 import { seedDirectCampaign } from '../helpers/seed.js';
 import type { FastifyInstance } from 'fastify';
 
@@ -75,16 +76,6 @@ async function countVisits(url: string): Promise<number> {
   try {
     const { rows } = await client.query<{ n: string }>('select count(*) as n from visits');
     return Number(rows[0].n);
-  } finally {
-    await client.end();
-  }
-}
-
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: adminUrl() });
-  await client.connect();
-  try {
-    return await fn(client);
   } finally {
     await client.end();
   }
@@ -162,7 +153,7 @@ describe('Postgres outage mid-run', () => {
     cleanups.push(
       () => db.drop(),
       () => clearRedisPrefix(prefix),
-      () => admin((c) => c.query(`alter database "${db.name}" with allow_connections true`)).then(() => undefined),
+      () => allowConnections(db.name),
     );
     await seedOver(db.url, 'outage1');
     const spill = mkdtempSync(join(tmpdir(), 'tracklane-spill-'));
@@ -180,10 +171,7 @@ describe('Postgres outage mid-run', () => {
     await sleep(1000);
 
     // The outage: no new connections to this database, and every open one cut.
-    await admin(async (c) => {
-      await c.query(`alter database "${db.name}" with allow_connections false`);
-      await c.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [db.name]);
-    });
+    await refuseConnections(db.name);
     const atOutage = traffic.counts.answered302;
     traffic.counts.maxLatencyMs = 0;
     // Long enough to fill the memory buffer and spill (how long depends on how busy the machine is).
@@ -197,7 +185,7 @@ describe('Postgres outage mid-run', () => {
     }
     const duringOutage = traffic.counts.answered302 - atOutage;
     const slowestDuringOutage = traffic.counts.maxLatencyMs;
-    await admin((c) => c.query(`alter database "${db.name}" with allow_connections true`));
+    await allowConnections(db.name);
     await sleep(1000);
     const counts = await traffic.stop();
 
