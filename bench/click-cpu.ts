@@ -45,7 +45,7 @@ try {
     script: 'src/server.ts',
     env: {
       PUBLIC_URL: 'http://127.0.0.1', TRUST_PROXY: '127.0.0.1', LOG_LEVEL: 'warn', HOST: '127.0.0.1', DATABASE_URL: url, REDIS_URL: benchRedisUrl(), REDIS_PREFIX: prefix,
-      // Settings under test, as for npm run bench: `BENCH_TRACKER_ENV="ROLLUP_FOLD_MS=5000"`.
+      // Settings under test, as for npm run bench: `BENCH_TRACKER_ENV="ROLLUP_FOLD_MS=1000"`.
       ...Object.fromEntries((process.env.BENCH_TRACKER_ENV ?? '').split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
     },
     nodeArgs: [

@@ -80,7 +80,7 @@ function trackerEnv(extra: Record<string, string>): Record<string, string> {
     // Node flags for the tracker only (a profiler, an event-loop probe, GC settings under test).
     ...(env.BENCH_TRACKER_NODE_OPTIONS ? { NODE_OPTIONS: env.BENCH_TRACKER_NODE_OPTIONS } : {}),
     ...extra,
-    // Settings under test (`BENCH_TRACKER_ENV="ROLLUP_FOLD_MS=5000 CLICK_FLUSH_MS=500"`), last so they win.
+    // Settings under test (`BENCH_TRACKER_ENV="ROLLUP_FOLD_MS=1000 CLICK_FLUSH_MS=500"`), last so they win.
     ...Object.fromEntries((env.BENCH_TRACKER_ENV ?? '').split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
   };
 }
