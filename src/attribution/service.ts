@@ -78,7 +78,7 @@ async function createAttributionService(ctx: AppContext): Promise<AttributionSer
   // Runs before the database closes (steps run in reverse): queued postbacks still get their row.
   ctx.lifecycle.onShutdown('conversion inserts', () => batcher.drain());
   const stats: AttributionStats = { outcomes: {}, workerErrors: 0, pixelErrors: 0 };
-  ctx.metrics.observe('counter', 'conversions_total', 'Postbacks, pixels and uploads by outcome: recorded, duplicate, status_changed, pending, outside_window', () => stats.outcomes, 'outcome');
+  ctx.metrics.observe('counter', 'conversions_total', 'Postbacks, pixels and uploads by outcome: recorded, duplicate, status_changed, pending, outside_window, queued (kept while Postgres was away; counted again under its outcome once recorded)', () => stats.outcomes, 'outcome');
   ctx.metrics.observe('counter', 'attribution_worker_errors_total', 'Failed passes of the pending-attribution and forwarding workers', () => stats.workerErrors);
   ctx.metrics.observe('counter', 'pixel_errors_total', 'Pixel requests that failed for a reason other than bad input (still answered with the GIF)', () => stats.pixelErrors);
   // clickWriter is read on each call: the tracking plugin may set it after this service exists.
@@ -164,7 +164,9 @@ async function createAttributionService(ctx: AppContext): Promise<AttributionSer
     startPeriodic(ctx, { name: 'pending postbacks worker', everyMs: config.POSTBACK_WORKER_MS, run: () => service.retryPending(), onError });
     startPeriodic(ctx, { name: 'postback forwarding worker', everyMs: config.POSTBACK_WORKER_MS, run: () => service.deliver(), onError });
     // Also replays what an earlier run left: the first pass comes a second after start.
-    const replay = async () => void (spill.waiting() && (await service.replaySpill()));
+    const replay = async () => {
+      if (spill.waiting()) await service.replaySpill();
+    };
     startPeriodic(ctx, { name: 'postback spill replay', everyMs: 1000, run: replay, onError });
   }
   return service;
