@@ -102,8 +102,11 @@ const envSchema = z.object({
   POSTBACK_WORKER_MS: int(0, 600000).default(2000),
   /** Conversion insert batches (group commits) in flight at once; each holds a pool connection, so keep it below DB_POOL_MAX. */
   POSTBACK_INSERTS_IN_FLIGHT: int(1, 64).default(4),
-  /** How often this instance folds new visits and conversions into the report rollups (reports fold first anyway); 0 = never. */
-  ROLLUP_FOLD_MS: int(0, 600000).default(5000),
+  /**
+   * How often this instance folds new visits and conversions into the report rollups (reports fold
+   * first anyway); 0 = never. Unset: 5000 on Postgres, 1000 embedded (foldEveryMs, src/reporting/routes.ts).
+   */
+  ROLLUP_FOLD_MS: int(0, 600000).optional(),
   // process
   SHUTDOWN_TIMEOUT_MS: int(100, 600000).default(10000),
 });

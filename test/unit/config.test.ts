@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../src/config.js';
+import { foldEveryMs } from '../../src/reporting/routes.js';
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
@@ -12,6 +13,14 @@ describe('loadConfig', () => {
     expect(c.TRUST_PROXY).toEqual([]);
     expect(c.DATABASE_URL).toBeUndefined();
     expect(c.REDIS_URL).toBeUndefined();
+  });
+
+  it('folds report rollups every 5 s on Postgres and every second embedded, unless told otherwise', () => {
+    const on = (kind: 'postgres' | 'embedded', env: Record<string, string> = {}) => foldEveryMs({ config: loadConfig(env), database: { kind } } as Parameters<typeof foldEveryMs>[0]);
+    expect(on('postgres')).toBe(5000);
+    expect(on('embedded')).toBe(1000);
+    expect(on('postgres', { ROLLUP_FOLD_MS: '0' })).toBe(0);
+    expect(on('embedded', { ROLLUP_FOLD_MS: '2500' })).toBe(2500);
   });
 
   it('derives PUBLIC_URL from PORT and strips a trailing slash from an explicit one', () => {
