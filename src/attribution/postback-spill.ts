@@ -51,6 +51,17 @@ let sequence = 0;
 /** Names sort in the order the files were started, across restarts of the process too. */
 const newFileName = () => `${PREFIX}${Date.now().toString().padStart(15, '0')}-${String(sequence++).padStart(6, '0')}-${randomBytes(3).toString('hex')}.ndjson`;
 
+/** Writes `text` to `path` (`a`: appended, `w`: replaced) and fsyncs it before resolving. */
+async function writeSynced(path: string, text: string, flag: 'a' | 'w'): Promise<void> {
+  const h = await open(path, flag);
+  try {
+    await h.write(text);
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}
+
 function parseLines(text: string, file: string, log: FastifyBaseLogger): SpilledPostback[] {
   const out: SpilledPostback[] = [];
   for (const line of text.split('\n')) {
@@ -129,13 +140,7 @@ export async function createPostbackSpill({ dir, log, deadLetterAfter = 3 }: { d
     const path = join(dir, file);
     if (rest.length === 0) return unlink(path);
     const tmp = `${path}.tmp`;
-    const h = await open(tmp, 'w');
-    try {
-      await h.write(rest.map((e) => `${JSON.stringify(e)}\n`).join(''));
-      await h.sync();
-    } finally {
-      await h.close();
-    }
+    await writeSynced(tmp, rest.map((e) => `${JSON.stringify(e)}\n`).join(''), 'w');
     await rename(tmp, path);
     await syncDir();
   };
@@ -177,15 +182,7 @@ export async function createPostbackSpill({ dir, log, deadLetterAfter = 3 }: { d
               log.error({ err, file, entry: i, attempts: n }, 'postback spill: replaying a postback failed');
               if (n < deadLetterAfter) verdict = 'retry';
               else {
-                await serial(async () => {
-                  const h = await open(join(dir, DEAD_LETTER), 'a');
-                  try {
-                    await h.write(`${JSON.stringify(entries[i])}\n`);
-                    await h.sync();
-                  } finally {
-                    await h.close();
-                  }
-                });
+                await serial(() => writeSynced(join(dir, DEAD_LETTER), `${JSON.stringify(entries[i])}\n`, 'a'));
                 stats.deadLettered++;
                 verdict = 'done';
               }

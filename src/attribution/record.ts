@@ -73,6 +73,10 @@ export function secretMatches(expected: string, presented: string | undefined, p
 
 export const hashSecret = (secret: string) => sha256(secret).toString('hex');
 
+/** The sha256 of the secret this input presented (kept instead of the secret when it must wait). */
+export const presentedSecretHash = (input: Pick<ConversionInput, 'params' | 'secretHash'>) =>
+  input.params.secret !== undefined ? hashSecret(input.params.secret) : (input.secretHash ?? null);
+
 const statusField = (raw: Record<string, string>) => PARAM_ALIASES.status.find((n) => raw[n] !== undefined) ?? 'status';
 const payoutField = (raw: Record<string, string>) => PARAM_ALIASES.payout.find((n) => raw[n] !== undefined) ?? 'payout';
 
@@ -98,7 +102,7 @@ export async function recordConversion(deps: RecordDeps, input: ConversionInput)
       rawParams: params.raw,
       sourceIp: input.sourceIp ?? null,
       source: input.source,
-      secretHash: params.secret !== undefined ? hashSecret(params.secret) : (input.secretHash ?? null),
+      secretHash: presentedSecretHash(input),
       nextAttemptAt: new Date(Date.now() + 5000),
     })
     .returning({ id: pendingPostbacks.id });

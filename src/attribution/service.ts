@@ -13,7 +13,7 @@ import { deliverDue, type DeliveryDeps, type DeliveryRunResult } from './deliver
 import { parsePostbackParams } from './params.js';
 import { retryPendingPostbacks, type PendingDeps, type PendingRunResult } from './pending.js';
 import { createPostbackSpill, type PostbackSpill, type SpilledPostback } from './postback-spill.js';
-import { hashSecret, recordConversion, type ConversionInput, type Outcome } from './record.js';
+import { presentedSecretHash, recordConversion, type ConversionInput, type Outcome } from './record.js';
 import { createSettingsCache, type SettingsCache } from './settings.js';
 
 export interface AttributionStats {
@@ -42,7 +42,7 @@ const toSpilled = (input: ConversionInput): SpilledPostback => ({
   convertedAt: input.convertedAt.toISOString(),
   receivedAt: (input.receivedAt ?? input.convertedAt).toISOString(),
   sourceIp: input.sourceIp ?? null,
-  secretHash: input.params.secret !== undefined ? hashSecret(input.params.secret) : (input.secretHash ?? null),
+  secretHash: presentedSecretHash(input),
   enforceWindow: input.enforceWindow ?? false,
 });
 
