@@ -2,10 +2,9 @@
 // click-through (/cta). They decide the answer synchronously from in-memory config; recording
 // (hot record, unique check, write-behind buffer) starts after the answer and is never awaited.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { eq } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../db/client.js';
-import { visits, type FlowPath } from '../db/schema.js';
+import type { FlowPath } from '../db/schema.js';
 import type { CampaignCache, ResolvedCampaign, ResolvedLander, ResolvedOffer } from '../management/resolved-campaign.js';
 import type { HotStore, SetAndClaim } from '../store/hot-store.js';
 import { CLICK_ID_RE, type ClickIdGenerator } from './click-id.js';
@@ -13,6 +12,7 @@ import type { TrackingClickWriter } from './click-writer.js';
 import { buildDestination, safeUrl, type TokenValues } from './destination.js';
 import type { OfferCaps } from './offer-caps.js';
 import { chooseFlow, chooseWeighted, type FlowFacts, type Random } from './flow.js';
+import { readStoredVisit } from './stored-visit.js';
 import { hotClickKey, loadHotClick, saveHotClick, toHotClick, type HotClick, type HotVisitWriter, type VisitRow } from './hot-click.js';
 import { visitorFingerprint, type Visitor, type VisitorInput, type VisitorResolver } from './visitor.js';
 
@@ -149,7 +149,11 @@ interface TokenContext {
 
 export function tokenValues(t: TokenContext): TokenValues {
   return (name) => {
-    if (name.startsWith('var:')) return t.params[name.slice(4)] ?? '';
+    if (name.startsWith('var:')) {
+      // Own parameters only: `{var:constructor}` or `{var:toString}` read Object.prototype (a 500) otherwise.
+      const param = name.slice(4);
+      return Object.hasOwn(t.params, param) ? t.params[param] : '';
+    }
     switch (name) {
       case 'clickid': return t.clickId;
       case 'campaign.id': return String(t.campaign.id);
@@ -395,7 +399,9 @@ export async function findClick(deps: Pick<TrackingDeps, 'writer' | 'store' | 'd
   const hot = await loadHotClick(deps.store, clickId);
   if (hot) return hot;
   try {
-    const [row] = await deps.db.select().from(visits).where(eq(visits.clickId, clickId)).limit(1);
+    // Read back whole: the row keeps role parameters (adset_id, gclid...) in their columns only,
+    // and {var:NAME} in the offer URL needs them (hot record expired or lost, Redis down, restart).
+    const row = await readStoredVisit(deps.db, clickId);
     return row ? toHotClick(row) : null;
   } catch {
     return null;

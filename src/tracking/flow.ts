@@ -37,7 +37,8 @@ export function ruleMatches(rule: FlowRule, facts: FlowFacts): boolean {
   if (!matchesList(w.language, facts.language)) return false;
   for (const [name, values] of Object.entries(w.param ?? {})) {
     // Parameter values are compared exactly: they are IDs the traffic source sends, not words.
-    if (values.length > 0 && !values.includes(facts.params[name] ?? '')) return false;
+    // Own parameters only: a rule on `constructor` must not read Object.prototype.
+    if (values.length > 0 && !values.includes(Object.hasOwn(facts.params, name) ? facts.params[name] : '')) return false;
   }
   if (w.ip && !ipMatcher(w.ip)(facts.ip ?? '')) return false;
   if (w.referrer && !referrerMatches(w.referrer, facts.referrerDomain ?? null)) return false;

@@ -30,9 +30,11 @@ import { startOfferCapMonitor } from './offer-caps.js';
 import { startRetentionWorker } from './retention.js';
 import { TRACK_SCRIPT } from './track-script.js';
 import { metaRefreshPage, safeUrl } from './destination.js';
-import { createVisitorResolver } from './visitor.js';
+import { createVisitorResolver, plainIp } from './visitor.js';
 
 const EMBEDDED_BATCH_MAX = 500;
+/** The query parameter in which track.js sends /visit the page's document.referrer (not kept as a visit parameter). */
+export const PAGE_REFERRER_PARAM = 'tl_referrer';
 
 /**
  * The recording thread needs a Postgres and a Redis it can open itself; the embedded database
@@ -191,7 +193,7 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
       schema: {
         tags: ['tracking'],
         summary: 'Direct tracking: records the visit like /click and answers JSON instead of redirecting',
-        description: 'For landers the ad links to directly: call it from the page with the page\'s query string, keep `clickId`, and send the visitor on through `ctaUrl` (/cta?cid=).',
+        description: 'For landers the ad links to directly: call it from the page with the page\'s query string (plus `tl_referrer=` the page\'s `document.referrer`, used as the visit\'s referrer instead of the call\'s Referer, which is the lander), keep `clickId`, and send the visitor on through `ctaUrl` (/cta?cid=).',
         params: ClickParams,
         response: {
           200: z.object({ clickId: z.string().nullable(), destination: z.string(), ctaUrl: z.string().nullable() }),
@@ -200,7 +202,15 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
       },
     },
     (req, reply) => {
-      const result = handleClick(deps, clickRequest(req.params.key, req));
+      const request = clickRequest(req.params.key, req);
+      // track.js sends the page's referrer: the Referer of its call is the lander, never the ad network.
+      const pageReferrer = request.query[PAGE_REFERRER_PARAM];
+      if (pageReferrer !== undefined) {
+        const { [PAGE_REFERRER_PARAM]: _sent, ...query } = request.query;
+        request.query = query;
+        request.visitor.referer = (Array.isArray(pageReferrer) ? pageReferrer[0] : pageReferrer) || undefined;
+      }
+      const result = handleClick(deps, request);
       const { answer } = result;
       void reply.header('access-control-allow-origin', '*');
       if (answer.kind === 'not_found') {
@@ -216,7 +226,7 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
   );
 
   const cta = async (req: { query: z.infer<typeof CtaQuery>; cookies: Record<string, string | undefined>; ip: string }, reply: FastifyReply, slot: number | undefined) =>
-    finish(reply, await handleCta(deps, { slot, cid: req.query.cid, campaignKey: req.query.campaign, cookies: req.cookies, ip: req.ip }));
+    finish(reply, await handleCta(deps, { slot, cid: req.query.cid, campaignKey: req.query.campaign, cookies: req.cookies, ip: plainIp(req.ip) }));
   app.get(
     '/cta',
     { schema: { tags: ['tracking'], summary: "Lander click-through to the visit's offer", querystring: CtaQuery } },

@@ -3,7 +3,7 @@
 // running it against the real /visit in test/integration/track-script.test.ts.
 export const TRACK_SCRIPT = String.raw`// Tracklane direct tracking. On a lander the ad links to directly:
 //   <script src="https://TRACKER/track.js?campaign=KEY" async></script>
-// It records the visit (GET /visit/KEY with the page's query string) and adds the click ID to the
+// It records the visit (GET /visit/KEY with the page's query string and referrer) and adds the click ID to the
 // page's links to the tracker's /cta, so the click-through and the conversion find the visit.
 (function () {
   var script = document.currentScript;
@@ -27,7 +27,10 @@ export const TRACK_SCRIPT = String.raw`// Tracklane direct tracking. On a lander
     a.href = u.toString();
   }
 
-  fetch(base + '/visit/' + encodeURIComponent(key) + location.search, { credentials: 'omit' })
+  // The page's own referrer (the ad network's page), as /click would have seen it: the Referer of
+  // this call is the lander itself.
+  var query = (location.search ? location.search + '&' : '?') + 'tl_referrer=' + encodeURIComponent(document.referrer || '');
+  fetch(base + '/visit/' + encodeURIComponent(key) + query, { credentials: 'omit' })
     .then(function (r) {
       return r.ok ? r.json() : null;
     })

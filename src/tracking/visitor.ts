@@ -90,6 +90,15 @@ export interface VisitorResolver {
   readonly geoDb: string | null;
 }
 
+/**
+ * `::ffff:8.8.8.8` -> `8.8.8.8`. A server listening on `::` (HOST=::, dual stack) sees IPv4 visitors
+ * as IPv4-mapped IPv6 addresses, which the geo database does not know (no country, no country rule)
+ * and which would be stored and counted apart from the same visitor behind a proxy.
+ */
+export function plainIp(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.', 7) ? ip.slice(7) : ip;
+}
+
 /** Opens the geo database once (start-up), then resolves visitors synchronously. */
 export async function createVisitorResolver(opts: VisitorResolverOptions = {}): Promise<VisitorResolver> {
   const uaCache = new LRUCache<string, UserAgentInfo & { bot: boolean }>({ max: opts.uaCacheSize ?? 10_000 });
@@ -115,6 +124,7 @@ export async function createVisitorResolver(opts: VisitorResolverOptions = {}): 
   return {
     geoDb: reader ? path : null,
     resolve(input) {
+      const ip = plainIp(input.ip);
       // NUL cannot be stored in Postgres text; no real browser sends it.
       let ua = input.userAgent ?? '';
       if (ua.length > 1024) ua = ua.slice(0, 1024);
@@ -129,7 +139,7 @@ export async function createVisitorResolver(opts: VisitorResolverOptions = {}): 
       let country: string | null = null;
       if (reader) {
         try {
-          country = countryOf(reader.get(input.ip) as GeoRecord | null);
+          country = countryOf(reader.get(ip) as GeoRecord | null);
         } catch (err) {
           // Not an IP maxmind understands (e.g. a unix socket in tests): no country, no failure.
           opts.onGeoError?.(err as Error);
@@ -142,12 +152,12 @@ export async function createVisitorResolver(opts: VisitorResolverOptions = {}): 
         osVersion: info.osVersion,
         browser: info.browser,
         browserVersion: info.browserVersion,
-        ip: input.ip,
+        ip,
         userAgent: ua,
         country,
         language: parseLanguage(input.acceptLanguage),
         referrerDomain: input.referer ? cachedReferrerDomain(input.referer) : null,
-        isBot: bot || input.method === 'HEAD' || denied(input.ip),
+        isBot: bot || input.method === 'HEAD' || denied(ip),
       };
     },
   };

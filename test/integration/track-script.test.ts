@@ -21,7 +21,7 @@ describe.each(BACKENDS)('track.js on %s', (backend) => {
   afterAll(async () => t?.close());
 
   /** Runs the served script on a page at `pageUrl` holding `hrefs`; resolves with the links after the visit is recorded. */
-  async function runOnPage(scriptSrc: string, pageUrl: string, hrefs: string[]) {
+  async function runOnPage(scriptSrc: string, pageUrl: string, hrefs: string[], referrer = '') {
     const script = (await t.app.inject('/track.js')).body;
     const links = hrefs.map((href) => ({ href }));
     const listeners: ((e: unknown) => void)[] = [];
@@ -33,7 +33,8 @@ describe.each(BACKENDS)('track.js on %s', (backend) => {
       fetch: async (url: string) => {
         requested.push(url);
         const path = url.slice(TRACKER.length);
-        const res = await t.app.inject({ url: path, headers: { 'user-agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0 Safari/537.36' } });
+        // As a browser sends it: the call's Referer is the lander page (its origin, cross-site).
+        const res = await t.app.inject({ url: path, headers: { 'user-agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0 Safari/537.36', referer: `${new URL(pageUrl).origin}/` } });
         setTimeout(done, 10); // after the script's .then callbacks
         return { ok: res.statusCode === 200, json: async () => res.json() };
       },
@@ -46,6 +47,7 @@ describe.each(BACKENDS)('track.js on %s', (backend) => {
       location: { href: page.href, search: page.search },
       document: {
         currentScript: { src: scriptSrc },
+        referrer,
         querySelectorAll: () => links,
         addEventListener: (_type: string, f: (e: unknown) => void) => listeners.push(f),
       },
@@ -63,8 +65,8 @@ describe.each(BACKENDS)('track.js on %s', (backend) => {
       `${TRACKER}/cta/2?x=1`,
       'https://elsewhere.example/cta',
       `${TRACKER}/click/js1`,
-    ]);
-    expect(requested).toEqual([`${TRACKER}/visit/js1?adset_id=A9&fbclid=F`]);
+    ], 'https://l.facebook.com/l.php?u=x');
+    expect(requested).toEqual([`${TRACKER}/visit/js1?adset_id=A9&fbclid=F&tl_referrer=${encodeURIComponent('https://l.facebook.com/l.php?u=x')}`]);
     const clickId = tracklane!.clickId;
     expect(clickId).toMatch(/^[0-9A-Za-z]{10,24}$/);
     expect(links.map((l) => l.href)).toEqual([
@@ -81,12 +83,24 @@ describe.each(BACKENDS)('track.js on %s', (backend) => {
     await t.app.ctx.clickWriter!.flush();
     const [row] = await t.app.ctx.db.select().from(visits).where(eq(visits.clickId, clickId));
     expect(row.tsAdset).toBe('A9');
+    // The visit's referrer is the page that sent the visitor to the lander, not the lander.
+    expect(row.referrerDomain).toBe('l.facebook.com');
+    expect(row.params).not.toHaveProperty('tl_referrer');
+  });
+
+  it('records no referrer for a lander opened directly, not the lander itself', async () => {
+    const { requested, tracklane } = await runOnPage(`${TRACKER}/track.js?campaign=js1`, 'https://lander.example/lp', []);
+    expect(requested).toEqual([`${TRACKER}/visit/js1?tl_referrer=`]);
+    await t.app.ctx.clickWriter!.flush();
+    const [row] = await t.app.ctx.db.select().from(visits).where(eq(visits.clickId, tracklane!.clickId));
+    expect(row.referrerDomain).toBeNull();
+    expect(row.params).toEqual({});
   });
 
   it('does nothing without a campaign, and leaves the page alone for an unknown one', async () => {
     expect((await runOnPage(`${TRACKER}/track.js`, 'https://lander.example/lp', [`${TRACKER}/cta`])).requested).toEqual([]);
     const unknown = await runOnPage(`${TRACKER}/track.js?campaign=nope`, 'https://lander.example/lp', [`${TRACKER}/cta`]);
-    expect(unknown.requested).toEqual([`${TRACKER}/visit/nope`]);
+    expect(unknown.requested).toEqual([`${TRACKER}/visit/nope?tl_referrer=`]);
     expect(unknown.links[0].href).toBe(`${TRACKER}/cta`);
     expect(unknown.tracklane).toBeUndefined();
   });

@@ -131,6 +131,31 @@ describe.each(BACKENDS)('tracking on %s', (backend) => {
     expect(unknown.json().error.code).toBe('not_found');
   });
 
+  it('fills role parameters into the offer URL on /cta when the visit is read back from Postgres (hot record gone)', async () => {
+    const ts = await seedTrafficSource(t.app.ctx, {
+      params: [
+        { name: 'adset_id', token: '{{adset.id}}', role: 'adset' },
+        { name: 'gclid', token: '{gclid}', role: 'externalId' },
+      ],
+    });
+    const offer = await seedOffer(t.app.ctx, { url: 'https://offer.example/o?s={clickid}&a={var:adset_id}&g={var:gclid}&k={var:kw}&ext={externalid}' });
+    const lander = await seedLander(t.app.ctx, { url: 'https://lander.example/lp' });
+    await seedCampaign(t.app.ctx, {
+      key: 'ctapg1',
+      trafficSourceId: ts.id,
+      flow: { rules: [], paths: [{ landers: [{ id: lander.id }], offers: [{ id: offer.id }] }] },
+    });
+    const res = await click('/click/ctapg1?adset_id=A5&gclid=G7&kw=shoes');
+    const clickId = cookieValue(res.headers['set-cookie'], 'tlcid')!;
+    const expected = `https://offer.example/o?s=${clickId}&a=A5&g=G7&k=shoes&ext=G7`;
+    await flush();
+    // The hot record expired (or Redis lost it, or the embedded store restarted): Postgres answers.
+    await t.app.ctx.store.del(`click:${clickId}`);
+    const cta = await t.app.inject({ url: `/cta?cid=${clickId}` });
+    expect(cta.statusCode).toBe(302);
+    expect(cta.headers.location).toBe(expected);
+  });
+
   it('sends /cta/:n to the nth offer of a multi-offer lander, and rejects a bad slot with a 400 naming it', async () => {
     const ts = await seedTrafficSource(t.app.ctx);
     const a = await seedOffer(t.app.ctx, { url: 'https://a.example/?c={clickid}' });
@@ -222,6 +247,17 @@ describe.each(BACKENDS)('tracking on %s', (backend) => {
       const visit = await visitRow(cookieValue(res.headers['set-cookie'], 'tlcid')!);
       expect(visit.ip).toBe(RU_IP);
       expect(visit.country).toBe('RU');
+    });
+
+    it('reads the country of an IPv4 visitor seen as an IPv4-mapped address (a server listening on ::)', async () => {
+      const res = await click('/click/rules1', { remote: `::ffff:${US_IP}` });
+      expect(res.headers.location).toBe('https://us.example/');
+      const visit = await visitRow(cookieValue(res.headers['set-cookie'], 'tlcid')!);
+      expect(visit.ip).toBe(US_IP);
+      expect(visit.country).toBe('US');
+      // The same visitor as behind a proxy: one fingerprint, so not unique twice.
+      const proxied = await click('/click/rules1', { ip: US_IP });
+      expect((await visitRow(cookieValue(proxied.headers['set-cookie'], 'tlcid')!)).isUnique).toBe(false);
     });
 
     it('matches OS, device and param, first matching rule first', async () => {
@@ -495,6 +531,53 @@ describe.each(BACKENDS)('tracking on %s', (backend) => {
     } finally {
       await other.app.close();
     }
+  });
+
+  it('fills {var:NAME} from the visit\'s own parameters only, even for names Object.prototype has', async () => {
+    const ts = await seedTrafficSource(t.app.ctx);
+    const offer = await seedOffer(t.app.ctx, { url: 'https://offer.example/o?a={var:constructor}&b={var:toString}&c={var:__proto__}&d={var:hasOwnProperty}' });
+    const other = await seedOffer(t.app.ctx, { url: 'https://other.example/' });
+    await seedCampaign(t.app.ctx, {
+      key: 'proto1',
+      trafficSourceId: ts.id,
+      flow: { rules: [{ when: { param: { toString: [''] } }, paths: [{ offers: [{ id: other.id }] }] }], paths: [{ offers: [{ id: offer.id }] }] },
+    });
+    // No such parameters: a rule asking for an empty one matches, as for any other absent name.
+    const none = await click('/click/proto1?x=1');
+    expect(none.statusCode).toBe(302);
+    expect(none.headers.location).toBe('https://other.example/');
+    const given = await click('/click/proto1?constructor=c1&toString=t1');
+    expect(given.statusCode).toBe(302);
+    expect(given.headers.location).toBe('https://offer.example/o?a=c1&b=t1&c=&d=');
+  });
+
+  it('records a /visit with the page\'s referrer sent by track.js, not the lander the call comes from', async () => {
+    const ts = await seedTrafficSource(t.app.ctx);
+    const fb = await seedOffer(t.app.ctx, { url: 'https://fb.example/' });
+    const lander = await seedLander(t.app.ctx, { url: 'https://lander.example/lp' });
+    await seedCampaign(t.app.ctx, {
+      key: 'visitref1',
+      trafficSourceId: ts.id,
+      flow: {
+        rules: [{ when: { referrer: ['facebook.com'] }, paths: [{ offers: [{ id: fb.id }] }] }],
+        paths: [{ landers: [{ id: lander.id }], offers: [{ id: fb.id }] }],
+      },
+    });
+    const visit = (query: string) =>
+      t.app.inject({ url: `/visit/visitref1${query}`, headers: { 'user-agent': CHROME_WIN, referer: 'https://lander.example/' } });
+    const fromFacebook = await visit(`?sub=1&tl_referrer=${encodeURIComponent('https://l.facebook.com/l.php?u=abc')}`);
+    expect(fromFacebook.statusCode, fromFacebook.body).toBe(200);
+    // The referrer rule sees Facebook, as /click would have.
+    expect(fromFacebook.json().destination).toBe('https://fb.example/');
+    const row = await visitRow(fromFacebook.json().clickId);
+    expect(row.referrerDomain).toBe('l.facebook.com');
+    expect(row.params).toEqual({ sub: '1' });
+
+    const direct = await visit('?tl_referrer=');
+    expect(direct.json().destination).toBe('https://lander.example/lp');
+    expect((await visitRow(direct.json().clickId)).referrerDomain).toBeNull();
+    // A caller that does not send it (an older cached track.js): the Referer header, as before.
+    expect((await visitRow((await visit('')).json().clickId)).referrerDomain).toBe('lander.example');
   });
 
   it('generates click IDs that are letters and digits only', async () => {
