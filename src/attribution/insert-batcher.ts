@@ -6,6 +6,7 @@
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { rows, type Db } from '../db/client.js';
+import { isUnavailable } from '../db/errors.js';
 import { conversions, postbackDeliveries } from '../db/schema.js';
 
 export type ConversionValues = typeof conversions.$inferInsert;
@@ -158,7 +159,10 @@ export function createInsertBatcher(db: Db, { maxBatch = 1000, maxLingerMs = 10,
       const ids = await insertConversions(db, batch.map((b) => b.req));
       batch.forEach((b, i) => b.resolve(ids[i]));
     } catch (err) {
-      if (batch.length === 1) return batch[0].reject(err);
+      // Postgres away is not one bad row: every request gets the answer now (the service keeps
+      // them in the postback spill). Retried one by one, each waited for a connection timeout
+      // in turn, so the last of a batch was answered minutes later.
+      if (batch.length === 1 || isUnavailable(err)) return batch.forEach((b) => b.reject(err));
       // One bad row must not fail its neighbours: retry each alone, each with its own answer.
       for (const b of batch) {
         await insertConversions(db, [b.req]).then(

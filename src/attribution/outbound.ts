@@ -85,9 +85,21 @@ export interface OutboundResult {
   hops: string[];
 }
 
-function requestOnce(url: URL, address: LookupAddress, timeoutMs: number): Promise<{ statusCode: number; location?: string }> {
+/**
+ * One request; settles as soon as the status line and headers are in. The body is never read:
+ * waiting for its end let a target that trickles a byte a second (or streams forever) hold the
+ * forwarding worker, and every delivery behind it, indefinitely (the socket `timeout` is an idle
+ * timeout, reset by each byte). `timeoutMs` bounds the whole exchange.
+ */
+function requestOnce(url: URL, address: LookupAddress, timeoutMs: number, configuredMs = timeoutMs): Promise<{ statusCode: number; location?: string }> {
   return new Promise((resolve, reject) => {
     const mod = url.protocol === 'https:' ? https : http;
+    // What is left of the whole attempt's time; the message names the setting.
+    const timer = setTimeout(() => req.destroy(new Error(`timed out after ${configuredMs} ms`)), timeoutMs);
+    const settle = <T>(fn: (v: T) => void) => (v: T) => {
+      clearTimeout(timer);
+      fn(v);
+    };
     const req = mod.request(
       url,
       {
@@ -102,14 +114,15 @@ function requestOnce(url: URL, address: LookupAddress, timeoutMs: number): Promi
         agent: false,
       },
       (res) => {
-        // The body is not needed; draining it frees the socket.
-        res.resume();
-        res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, location: res.headers.location }));
-        res.on('error', reject);
+        // The status is the answer; the body is not needed, so the connection (never reused:
+        // agent false) is closed rather than drained.
+        settle(resolve)({ statusCode: res.statusCode ?? 0, location: res.headers.location });
+        res.on('error', () => undefined);
+        res.destroy();
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
-    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`timed out after ${configuredMs} ms`)));
+    req.on('error', settle(reject));
     req.end();
   });
 }
@@ -125,7 +138,7 @@ export async function guardedGet(raw: string, opts: OutboundOptions): Promise<Ou
     const [address] = await resolveAllowed(url.hostname, opts.allowPrivate, opts.resolve, opts.policy);
     const remaining = deadline - Date.now();
     if (remaining <= 0) throw new Error(`timed out after ${opts.timeoutMs} ms`);
-    const res = await requestOnce(url, address, remaining);
+    const res = await requestOnce(url, address, remaining, opts.timeoutMs);
     if (res.statusCode >= 300 && res.statusCode < 400 && res.location) {
       if (hops.length > maxRedirects) throw new OutboundRefused(`more than ${maxRedirects} redirects`);
       url = checkOutboundUrl(new URL(res.location, url).toString());

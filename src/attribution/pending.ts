@@ -38,6 +38,20 @@ export interface PendingRunResult {
   failed: number;
 }
 
+/**
+ * True when a postback of `clickId` older than row `id` is still pending; it is made due at `now`
+ * so the next pass takes it (and this one after it).
+ */
+async function olderStillPending(deps: PendingDeps, clickId: string, id: number, now: Date): Promise<boolean> {
+  const older = await rows<{ id: string | number }>(
+    deps.db,
+    sql`update pending_postbacks set next_attempt_at = least(next_attempt_at, ${now.toISOString()}::timestamptz)
+        where click_id = ${clickId} and state = 'pending' and id < ${id}
+        returning id`,
+  );
+  return older.length > 0;
+}
+
 /** One pass over the due pending postbacks. `now` is a parameter so tests can move time. */
 export async function retryPendingPostbacks(deps: PendingDeps, now = new Date(), batch = 100): Promise<PendingRunResult> {
   const result: PendingRunResult = { attributed: 0, waiting: 0, unattributed: 0, rejected: 0, failed: 0 };
@@ -52,6 +66,10 @@ export async function retryPendingPostbacks(deps: PendingDeps, now = new Date(),
           for update skip locked)
         returning id, click_id, received_at, raw_params, source_ip, source, secret_hash, attempts`,
   );
+  // In arrival order, and never ahead of an older postback of the same click still waiting
+  // (its backoff may have it looked at later): a sale applied before its lead was turned back
+  // into the lead's status, a chargeback before its approval undone by it.
+  claimed.sort((a, b) => Number(a.id) - Number(b.id));
   for (const row of claimed) {
     const id = Number(row.id);
     const receivedAt = new Date(row.received_at);
@@ -63,6 +81,12 @@ export async function retryPendingPostbacks(deps: PendingDeps, now = new Date(),
     try {
       const raw = typeof row.raw_params === 'string' ? (JSON.parse(row.raw_params) as Record<string, string>) : row.raw_params;
       const found = row.click_id ? await findClick(deps, row.click_id) : null;
+      if (found && (await olderStillPending(deps, row.click_id!, id, now))) {
+        // Both looked at again on the next pass, the older first.
+        await deps.db.update(pendingPostbacks).set({ nextAttemptAt: now }).where(eq(pendingPostbacks.id, id));
+        result.waiting++;
+        continue;
+      }
       if (found) {
         const params = parsePostbackParams(raw);
         const uploadTime = row.source === 'upload' && raw.time ? new Date(raw.time) : undefined;

@@ -12,6 +12,8 @@ import type { ConversionSource } from './record.js';
 /** What recordConversion needs again, without the secret itself (its sha256 stands in). */
 export interface SpilledPostback {
   raw: Record<string, string>;
+  /** The click ID when it is not in `raw`: a pixel's comes from the tlcid cookie. */
+  clickId?: string;
   source: ConversionSource;
   convertedAt: string;
   receivedAt: string;

@@ -11,7 +11,7 @@ import { conversions, pendingPostbacks, postbackDeliveries, type ConversionStatu
 import { badRequest, forbidden } from '../http/errors.js';
 import type { HotStore } from '../store/hot-store.js';
 import type { RateCache } from './currency.js';
-import { normalizeMoney, percentOf } from './decimal.js';
+import { fitsMoney, normalizeMoney, percentOf } from './decimal.js';
 import { findClick, type ClickRecord } from './find-click.js';
 import { insertConversions, type InsertBatcher } from './insert-batcher.js';
 import { fillPostbackUrl } from './forward-url.js';
@@ -147,6 +147,17 @@ export async function attributeToClick(deps: RecordDeps, click: ClickRecord, inp
   const currency = (params.payout !== undefined ? params.currency : undefined) ?? offer?.currency ?? deps.accountCurrency;
   const payout = await deps.rates.toAccount(amount, currency);
   if (payout === undefined) throw badRequest(params.currency ? 'currency' : payoutField(params.raw), `no rate is set for ${currency}; set one in /api/currency-rates`);
+  // A currency sent without a payout does not apply (the offer's payout is in the offer's
+  // currency), but one with no rate is refused as it is for an unknown click: a 400 either way.
+  if (params.currency && params.payout === undefined && params.currency !== currency && (await deps.rates.toAccount('0', params.currency)) === undefined) {
+    throw badRequest('currency', `no rate is set for ${params.currency}; set one in /api/currency-rates`);
+  }
+  const originalPayout = normalizeMoney(amount);
+  // 12 digits pass the parser, but a rate above 1 (or rounding 999999999999.9999999 up) can take
+  // the amount past numeric(18, 6): refused here rather than a 500 from the insert.
+  if (!fitsMoney(payout) || !fitsMoney(originalPayout)) {
+    throw badRequest(payoutField(params.raw), `${payoutField(params.raw)}: ${fitsMoney(originalPayout) ? `${payout} ${deps.accountCurrency}` : `${originalPayout} ${currency}`} is more than a payout can hold`);
+  }
   const cost = conversionCost(campaign, status, payout);
   const txid = params.txid ?? (offer?.allowDuplicates ? `auto-${randomUUID()}` : '');
 
@@ -157,7 +168,7 @@ export async function attributeToClick(deps: RecordDeps, click: ClickRecord, inp
     txid,
     status,
     payout,
-    originalPayout: normalizeMoney(amount),
+    originalPayout,
     originalCurrency: currency,
     cost,
     visitedAt: click.visitedAt,

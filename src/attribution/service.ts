@@ -38,6 +38,7 @@ export interface AttributionService {
 
 const toSpilled = (input: ConversionInput): SpilledPostback => ({
   raw: input.params.raw,
+  clickId: input.params.clickId,
   source: input.source,
   convertedAt: input.convertedAt.toISOString(),
   receivedAt: (input.receivedAt ?? input.convertedAt).toISOString(),
@@ -47,7 +48,8 @@ const toSpilled = (input: ConversionInput): SpilledPostback => ({
 });
 
 const fromSpilled = (e: SpilledPostback): ConversionInput => ({
-  params: parsePostbackParams(e.raw),
+  // A cookie pixel's click ID is not among its parameters: without it the replay was refused.
+  params: { ...parsePostbackParams(e.raw), ...(e.clickId ? { clickId: e.clickId } : {}) },
   source: e.source,
   convertedAt: new Date(e.convertedAt),
   receivedAt: new Date(e.receivedAt),

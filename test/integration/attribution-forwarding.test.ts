@@ -1,7 +1,7 @@
 // Forwarding conversions to the traffic source. The traffic source is a local HTTP listener on
 // 127.0.0.1: these tests never send traffic anywhere else.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { guardedGet, OutboundRefused } from '../../src/attribution/outbound.js';
@@ -24,6 +24,13 @@ async function startListener(): Promise<Listener> {
   l.server = createServer((req: IncomingMessage, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     l.hits.push({ path: url.pathname, query: url.searchParams });
+    if (url.pathname === '/trickle') {
+      // Answers 200 at once, then a byte of body every 100 ms, forever.
+      res.writeHead(200);
+      const timer = setInterval(() => res.write('.'), 100);
+      res.on('close', () => clearInterval(timer));
+      return;
+    }
     if (url.pathname === '/redirect' && l.redirectTo) {
       res.writeHead(302, { location: l.redirectTo }).end();
       return;
@@ -177,4 +184,42 @@ describe.each(BACKENDS)('postback forwarding on %s', (backend) => {
       await worker.close();
     }
   });
+
+  it('never lets a target that answers slowly hold the deliveries behind it', async () => {
+    // A status line that never ends: a byte every 100 ms keeps any idle timeout from firing.
+    const sockets = new Set<Socket>();
+    const slow = createTcpServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.write('HTTP/1.1 200 OK\r\nX-Slow: ');
+      const timer = setInterval(() => socket.write('a'), 100);
+      socket.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    try {
+      const slowPort = (slow.address() as AddressInfo).port;
+      const targets = [`http://127.0.0.1:${listener.port}/trickle?cid={clickid}`, `http://127.0.0.1:${slowPort}/headers?cid={clickid}`, `http://127.0.0.1:${listener.port}/after-slow?cid={clickid}`];
+      const ids: number[] = [];
+      for (const postbackUrl of targets) {
+        const f = await createFixture(db(), { trafficSource: { postbackUrl } });
+        const v = await seedVisit(allowed.app.ctx, f);
+        ids.push((await allowed.app.inject({ url: '/postback', query: { cid: v.clickId }, headers: { accept: 'application/json' } })).json().conversionId);
+      }
+      const svc = await attributionFor(allowed.app.ctx);
+      const started = Date.now();
+      // OUTBOUND_TIMEOUT_MS is 2000 here: the pass must end near it, not when the targets give up.
+      const pass = await Promise.race([svc.deliver(new Date(Date.now() + 86_400_000)), new Promise((r) => setTimeout(() => r('still running'), 8000))]);
+      expect(pass).not.toBe('still running');
+      expect(Date.now() - started).toBeLessThan(6000);
+      const [trickle, headers, after] = await Promise.all(ids.map(async (id) => (await deliveriesOf(id))[0]));
+      // The status came at once: delivered, without waiting for a body that never ends.
+      expect(trickle).toMatchObject({ state: 'delivered', attempts: 1, lastStatusCode: 200 });
+      expect(headers).toMatchObject({ state: 'pending', attempts: 1, lastStatusCode: null });
+      expect(headers.lastError).toMatch(/timed out after 2000 ms/);
+      expect(after).toMatchObject({ state: 'delivered', attempts: 1, lastStatusCode: 200 });
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => slow.close(r));
+    }
+  }, 15_000);
 });

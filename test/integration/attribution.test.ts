@@ -278,6 +278,43 @@ describe.each(BACKENDS)('postback attribution on %s', (backend) => {
     expect((await t.app.inject({ method: 'DELETE', url: '/api/currency-rates/JPY', headers: authHeaders() })).statusCode).toBe(404);
   });
 
+  it('refuses with 400 a payout that does not fit once converted or rounded, and an unknown currency without a payout', async () => {
+    // EUR is worth 1.1: 12 digits of EUR are more than 12 digits of USD.
+    expect((await t.app.inject({ method: 'PUT', url: '/api/currency-rates/EUR', headers: authHeaders(), payload: { rate: '1.1' } })).statusCode).toBe(200);
+    const v = await seedVisit(deps(), plain);
+    const before = await countAll();
+    for (const query of <Record<string, string>[]>[
+      { cid: v.clickId, payout: '999999999999', currency: 'EUR', txid: 'big-eur' },
+      { cid: v.clickId, amount: '999999999999.9999999', txid: 'rounds-up' },
+    ]) {
+      const res = await postback(query);
+      expect(res.statusCode, JSON.stringify(query)).toBe(400);
+      expect(res.json().error.field).toBe('payout' in query ? 'payout' : 'amount');
+      expect(res.json().error.message).toMatch(/more than a payout can hold/);
+    }
+    const noRate = await postback({ cid: v.clickId, currency: 'GBP', txid: 'gbp-no-payout' });
+    expect(noRate.statusCode).toBe(400);
+    expect(noRate.json().error.field).toBe('currency');
+    expect(await countAll()).toBe(before);
+
+    // In an upload, the row is answered with its error and its neighbours are recorded.
+    const up = await t.app.inject({
+      method: 'POST',
+      url: '/api/conversions',
+      headers: authHeaders(),
+      payload: [
+        { clickId: v.clickId, payout: '999999999999', currency: 'EUR', txid: 'up-big' },
+        { clickId: v.clickId, payout: '2.5', txid: 'up-ok' },
+      ],
+    });
+    expect(up.statusCode).toBe(200);
+    expect(up.json().rows).toEqual([
+      { row: 0, outcome: 'error', error: expect.objectContaining({ code: 'invalid_request', field: 'payout' }) },
+      { row: 1, outcome: 'recorded', conversionId: expect.any(Number) },
+    ]);
+    expect((await conversionsOf(v.clickId)).map((c) => c.payout)).toEqual(['2.500000']);
+  });
+
   it('books cpa and revshare cost on approved conversions', async () => {
     const cpa = await createFixture(db(), { campaign: { costModel: 'cpa', costValue: '3.5' } });
     const rs = await createFixture(db(), { campaign: { costModel: 'revshare', costValue: '40' } });
@@ -358,6 +395,28 @@ describe.each(BACKENDS)('postback attribution on %s', (backend) => {
     for (const p of ['/postback', '/pixel.gif', '/pixel.js', '/api/conversions', '/api/currency-rates', '/api/currency-rates/{currency}', '/api/postback-deliveries']) {
       expect(paths).toContain(p);
     }
+  });
+
+  it('applies the pending postbacks of one click in the order they came, whatever their backoff', async () => {
+    // A lead (pending) then its sale (approved) for a click not visible yet. The first has been
+    // retried more often, so its next look is later than the second's.
+    const v = visitFor(plain);
+    const lead = (await postback({ cid: v.clickId, txid: 'ord', status: 'pending', payout: '4' })).json();
+    const sale = (await postback({ cid: v.clickId, txid: 'ord', status: 'approved', payout: '4' })).json();
+    expect([lead.outcome, sale.outcome]).toEqual(['pending', 'pending']);
+    const now = Date.now();
+    await db().update(pendingPostbacks).set({ nextAttemptAt: new Date(now + 10 * 60_000), attempts: 5 }).where(eq(pendingPostbacks.id, lead.pendingId));
+    await db().update(pendingPostbacks).set({ nextAttemptAt: new Date(now + 30_000), attempts: 2 }).where(eq(pendingPostbacks.id, sale.pendingId));
+    await seedVisit(deps(), plain, 'postgres', { clickId: v.clickId });
+
+    const svc = await attributionFor(t.app.ctx);
+    for (let minute = 1; minute <= 15; minute++) await svc.retryPending(new Date(now + minute * 60_000));
+    const [c] = await conversionsOf(v.clickId);
+    expect(c.status).toBe('approved');
+    const history = await db().select().from(conversionStatusHistory).where(eq(conversionStatusHistory.conversionId, c.id)).orderBy(conversionStatusHistory.id);
+    expect(history.map((h) => h.status)).toEqual(['pending', 'approved']);
+    const states = await db().select({ id: pendingPostbacks.id, state: pendingPostbacks.state }).from(pendingPostbacks).where(eq(pendingPostbacks.clickId, v.clickId)).orderBy(pendingPostbacks.id);
+    expect(states.map((s) => s.state)).toEqual(['attributed', 'attributed']);
   });
 
   it('never leaves a pending row attributed twice across two passes', async () => {

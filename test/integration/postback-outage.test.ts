@@ -50,6 +50,10 @@ describe('/postback during a Postgres outage', () => {
     const text = await t.app.inject({ url: `/postback?clickid=${b}&sum=5.25` });
     expect(text.statusCode).toBe(200);
     expect(text.body).toBe('OK');
+    // A cookie pixel (the click ID only in the tlcid cookie) is kept with its click ID.
+    const pixel = await t.app.inject({ url: '/pixel.gif?payout=2&txid=px1', cookies: { tlcid: b } });
+    expect(pixel.statusCode).toBe(200);
+    expect(pixel.headers['content-type']).toBe('image/gif');
     // An upload has a caller that can send it again: told so, nothing kept.
     const upload = await t.app.inject({ method: 'POST', url: '/api/conversions', headers: authHeaders(), payload: [{ clickId: b, payout: '1', txid: 'up1' }] });
     expect(upload.statusCode).toBe(503);
@@ -64,14 +68,14 @@ describe('/postback during a Postgres outage', () => {
     expect(burst.map((r) => r.statusCode)).toEqual(Array(120).fill(200));
 
     const service = await attributionFor(t.app.ctx);
-    expect(service.spill.stats()).toMatchObject({ queued: 123, backlog: 123 });
+    expect(service.spill.stats()).toMatchObject({ queued: 124, backlog: 124 });
     // Still away: a pass keeps everything.
-    expect(await service.replaySpill()).toEqual({ replayed: 0, left: 123 });
+    expect(await service.replaySpill()).toEqual({ replayed: 0, left: 124 });
     const metrics = await t.app.inject({ url: '/api/metrics', headers: authHeaders() });
-    expect(metrics.body).toMatch(/postback_spill_backlog 123/);
+    expect(metrics.body).toMatch(/postback_spill_backlog 124/);
 
     await allowConnections(dbName);
-    expect(await service.replaySpill()).toEqual({ replayed: 123, left: 0 });
+    expect(await service.replaySpill()).toEqual({ replayed: 124, left: 0 });
     expect(readdirSync(spillDir).filter((f) => f.endsWith('.ndjson'))).toEqual([]);
 
     const all = await t.app.ctx.db.select().from(conversions).orderBy(asc(conversions.id));
@@ -80,6 +84,7 @@ describe('/postback during a Postgres outage', () => {
     expect(rows.map((r) => ({ clickId: r.clickId, txid: r.txid, status: r.status, payout: r.payout }))).toEqual([
       { clickId: a, txid: 't1', status: 'declined', payout: '10.000000' },
       { clickId: b, txid: '', status: 'approved', payout: '5.250000' },
+      { clickId: b, txid: 'px1', status: 'approved', payout: '2.000000' },
     ]);
     const history = await t.app.ctx.db.select().from(conversionStatusHistory).where(eq(conversionStatusHistory.conversionId, rows[0].id)).orderBy(asc(conversionStatusHistory.id));
     expect(history.map((h) => h.status)).toEqual(['approved', 'declined']);
