@@ -207,6 +207,9 @@ export async function attributeToClick(deps: RecordDeps, click: ClickRecord, inp
       .where(and(eq(conversions.clickId, click.clickId), eq(conversions.type, params.type), eq(conversions.txid, txid)));
     if (!existing) continue;
     if (existing.status === status) return { outcome: 'duplicate', conversionId: existing.id, status };
+    // A pixel fires from the visitor's browser, where its click ID and any secret are public: it
+    // may add a conversion, never reverse or re-approve one the network reported.
+    if (input.source === 'pixel') return { outcome: 'duplicate', conversionId: existing.id, status: existing.status };
 
     // A decline without a payout keeps the amount it reverses; reports leave declined out.
     const newPayout = params.payout !== undefined ? payout : existing.payout;

@@ -390,6 +390,21 @@ describe.each(BACKENDS)('postback attribution on %s', (backend) => {
     expect(await conversionsOf(v.clickId)).toHaveLength(1);
   });
 
+  it('never lets a pixel change the status of a conversion the network reported', async () => {
+    const v = await seedVisit(deps(), plain);
+    expect((await postback({ cid: v.clickId, txid: 'S1', payout: '20' })).json().outcome).toBe('recorded');
+    // Anyone holding the click ID (it is in the visitor's cookie) could otherwise decline the sale...
+    await t.app.inject({ url: `/pixel.gif?txid=S1&status=declined`, cookies: { tlcid: v.clickId } });
+    expect(await conversionsOf(v.clickId)).toMatchObject([{ txid: 'S1', status: 'approved', payout: '20.000000' }]);
+    // ...or re-approve a chargeback.
+    expect((await postback({ cid: v.clickId, txid: 'S1', status: 'chargeback' })).json().outcome).toBe('status_changed');
+    await t.app.inject({ url: `/pixel.js?cid=${v.clickId}&txid=S1&status=approved` });
+    expect(await conversionsOf(v.clickId)).toMatchObject([{ txid: 'S1', status: 'declined' }]);
+    // A new conversion from the pixel is still recorded.
+    await t.app.inject({ url: `/pixel.gif?txid=S2&payout=3`, cookies: { tlcid: v.clickId } });
+    expect((await conversionsOf(v.clickId)).map((c) => c.txid).sort()).toEqual(['S1', 'S2']);
+  });
+
   it('documents the routes in /openapi.json', async () => {
     const paths = Object.keys((await t.app.inject('/openapi.json')).json().paths);
     for (const p of ['/postback', '/pixel.gif', '/pixel.js', '/api/conversions', '/api/currency-rates', '/api/currency-rates/{currency}', '/api/postback-deliveries']) {
