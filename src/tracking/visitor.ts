@@ -30,11 +30,17 @@ export interface Visitor extends UserAgentInfo {
 
 const cut = (v: string | undefined | null, max: number): string | null => (v ? v.slice(0, max) : null);
 
+/** Operating systems that only run on phones and tablets: no device type there is not a desktop. */
+const HANDHELD_OS = new Set(['android', 'ios', 'ipados', 'harmonyos', 'kaios', 'windows phone', 'blackberry', 'symbian']);
+
 export function parseUserAgent(ua: string): UserAgentInfo {
   const r = new UAParser(ua).getResult();
+  const os = r.os.name?.toLowerCase();
   return {
-    device: (r.device.type ?? 'desktop').toLowerCase(),
-    os: cut(r.os.name?.toLowerCase(), 64),
+    // ua-parser-js names the type from the model or a Mobile/Tablet token; an app's webview or
+    // SDK string (`Dalvik/2.1.0 (Linux; Android 11)`) may have neither.
+    device: r.device.type?.toLowerCase() ?? (os && HANDHELD_OS.has(os) ? 'mobile' : 'desktop'),
+    os: cut(os, 64),
     osVersion: cut(r.os.version, 32),
     browser: cut(r.browser.name?.toLowerCase(), 64),
     browserVersion: cut(r.browser.version, 32),

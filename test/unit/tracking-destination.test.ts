@@ -106,6 +106,9 @@ describe('visitor', () => {
       browserVersion: '17.1',
     });
     expect(parseUserAgent('')).toEqual({ device: 'desktop', os: null, osVersion: null, browser: null, browserVersion: null });
+    // No model and no Mobile token: still a handheld OS, never a desktop.
+    expect(parseUserAgent('Mozilla/5.0 (Linux; Android 10) AppleWebKit/537.36 (KHTML, like Gecko)')).toMatchObject({ device: 'mobile', os: 'android' });
+    expect(parseUserAgent('Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36')).toMatchObject({ device: 'desktop', os: 'windows' });
   });
 
   it('reads language, referrer domain and both geo record shapes', () => {
