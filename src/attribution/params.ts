@@ -50,9 +50,29 @@ const CURRENCY_RE = /^[A-Za-z]{3}$/;
 // Control characters have no business in an ID and would garble logs and CSV exports.
 const CONTROL_RE = /[\u0000-\u001f\u007f]/;
 
+/** The parameters Tracklane reads; every other one is only kept with the conversion. */
+const READ_PARAMS: ReadonlySet<string> = new Set(Object.values(PARAM_ALIASES).flat());
+
+const scalar = (value: unknown): string | undefined => {
+  if (typeof value === 'string') return value;
+  if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean') return String(value);
+  return undefined;
+};
+
+const asJson = (key: string, value: unknown): string => {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    // Nested past the stack (a JSON bomb) or not JSON at all.
+    throw badRequest(key, `${key} must be a plain value`);
+  }
+};
+
 /**
- * Flattens a query string or body into single string values. A repeated parameter is ambiguous
- * (which payout is real?), so it is refused, as are nested objects and over-long values.
+ * Flattens a query string or body into single string values. A parameter Tracklane reads, given
+ * twice with different values, is ambiguous (which payout is real?) and refused, as is a nested
+ * one. Any other parameter is only kept, so its repeats are kept joined with commas and a nested
+ * JSON value as JSON: a network's extra field must not cost the conversion.
  */
 export function flattenParams(...sources: unknown[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -61,14 +81,19 @@ export function flattenParams(...sources: unknown[]): Record<string, string> {
     if (typeof source !== 'object' || Array.isArray(source)) throw badRequest(undefined, 'parameters must be a form, a query string or a JSON object');
     for (const [key, value] of Object.entries(source as Record<string, unknown>)) {
       if (key.length > 64) throw badRequest(key.slice(0, 64), 'parameter name is too long');
-      let v: string;
-      if (typeof value === 'string') v = value;
-      else if (typeof value === 'number' && Number.isFinite(value)) v = String(value);
-      else if (typeof value === 'boolean') v = String(value);
-      else if (Array.isArray(value)) throw badRequest(key, `${key} is given more than once`);
-      else if (value === null || value === undefined) continue;
-      else throw badRequest(key, `${key} must be a plain value`);
-      if (key in out && out[key] !== v) throw badRequest(key, `${key} is given more than once`);
+      if (value === null || value === undefined) continue;
+      const read = READ_PARAMS.has(key);
+      let v = scalar(value);
+      if (v === undefined) {
+        const values = Array.isArray(value) ? value.map(scalar) : [];
+        if (read && values.length > 0 && values.every((x) => x !== undefined && x === values[0])) v = values[0];
+        else if (read) throw badRequest(key, Array.isArray(value) ? `${key} is given more than once` : `${key} must be a plain value`);
+        else v = values.length > 0 && values.every((x) => x !== undefined) ? values.join(',') : asJson(key, value);
+      }
+      if (Object.hasOwn(out, key) && out[key] !== v) {
+        if (read) throw badRequest(key, `${key} is given more than once`);
+        v = `${out[key]},${v}`;
+      }
       out[key] = v;
     }
   }

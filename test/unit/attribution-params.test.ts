@@ -51,6 +51,17 @@ describe('postback parameters', () => {
     expect(fieldOf(() => flattenParams({ cid: ['a', 'b'] }))).toBe('cid');
     expect(fieldOf(() => flattenParams({ cid: { $gt: '' } }))).toBe('cid');
     expect(fieldOf(() => flattenParams({ cid: 'a' }, { cid: 'b' }))).toBe('cid');
+    expect(fieldOf(() => flattenParams({ payout: ['1', '1000'] }))).toBe('payout');
+  });
+
+  it("keeps a network's own parameters whatever their shape, so they never cost the conversion", () => {
+    expect(flattenParams({ cid: ['a', 'a'], sub: ['x', 'y'], meta: { offer: 7 } }, { sub: 'z', n: 1 })).toEqual({
+      cid: 'a',
+      sub: 'x,y,z',
+      meta: '{"offer":7}',
+      n: '1',
+    });
+    expect(flattenParams({ constructor: 'c', toString: ['1', '2'] })).toEqual({ constructor: 'c', toString: '1,2' });
   });
 
   it('maps statuses: network words first, then the defaults, absent is approved, unknown is undefined', () => {
