@@ -16,7 +16,9 @@ export function requireApiKey(ctx: AppContext): onRequestAsyncHookHandler {
     const check = await verifyApiKey(ctx.db, presentedKey(req.headers), ctx.config.TRACKLANE_API_KEY);
     if (!check.ok) throw unauthorized();
     // A read key may read everything but the keys themselves, and change nothing.
-    if (check.scope === 'read' && ((req.method !== 'GET' && req.method !== 'HEAD') || req.url.startsWith('/api/api-keys'))) {
+    // The matched route, not the raw URL: `/api/%61pi-keys` reaches the same handler.
+    const route = req.routeOptions.url ?? req.url;
+    if (check.scope === 'read' && ((req.method !== 'GET' && req.method !== 'HEAD') || route.startsWith('/api/api-keys'))) {
       throw forbidden('this API key is read-only');
     }
     req.apiKeyId = check.keyId;

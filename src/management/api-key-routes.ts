@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { notFound } from '../http/errors.js';
 import { createApiKey, listApiKeys, revokeApiKey } from './api-keys.js';
+import { IdParam } from './fields.js';
 
 const ApiKeyInfo = z.object({
   id: z.number().int(),
@@ -29,7 +30,8 @@ export const apiKeyRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fast
       schema: {
         tags: ['api keys'],
         summary: 'Create an API key; the key is in this answer only',
-        body: z.object({
+        // Strict: `{"name": "tool", "readOnly": true}` must not quietly make an admin key.
+        body: z.strictObject({
           name: z.string().trim().min(1).max(100),
           scope: z.enum(['admin', 'read']).default('admin').describe('read: GET only, never /api/api-keys (for reporting and optimisation tools)'),
         }),
@@ -43,7 +45,7 @@ export const apiKeyRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fast
   );
   app.delete(
     '/api-keys/:id',
-    { schema: { tags: ['api keys'], summary: 'Revoke an API key', params: z.object({ id: z.coerce.number().int().positive() }), response: { 204: z.null() } } },
+    { schema: { tags: ['api keys'], summary: 'Revoke an API key', params: IdParam, response: { 204: z.null() } } },
     async (req, reply) => {
       if (!(await revokeApiKey(ctx.db, req.params.id))) throw notFound('api key');
       return reply.code(204).send(null);

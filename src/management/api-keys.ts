@@ -72,11 +72,30 @@ export async function verifyApiKey(db: Db, presented: string, bootstrapKey?: str
   if (!presented || presented.length > 256) return { ok: false };
   if (bootstrapKey && constantTimeEqual(presented, bootstrapKey)) return { ok: true, keyId: null, scope: 'admin' };
   const [row] = await db
-    .select({ id: apiKeys.id, scope: apiKeys.scope })
+    .select({ id: apiKeys.id, scope: apiKeys.scope, lastUsedAt: apiKeys.lastUsedAt })
     .from(apiKeys)
     .where(and(eq(apiKeys.keyHash, hashKey(presented)), isNull(apiKeys.revokedAt)))
     .limit(1);
-  return row ? { ok: true, keyId: row.id, scope: row.scope } : { ok: false };
+  if (!row) return { ok: false };
+  await noteUse(db, row.id, row.lastUsedAt);
+  return { ok: true, keyId: row.id, scope: row.scope };
+}
+
+/** How stale `lastUsedAt` may get: a write per key a minute, not per request. */
+export const LAST_USED_EVERY_MS = 60_000;
+
+/**
+ * Keeps `lastUsedAt` (listed by GET /api/api-keys, so an owner can tell a key
+ * still in use from one to revoke) to the minute.
+ */
+async function noteUse(db: Db, id: number, lastUsedAt: Date | null): Promise<void> {
+  if (lastUsedAt !== null && Date.now() - lastUsedAt.getTime() < LAST_USED_EVERY_MS) return;
+  try {
+    await db.update(apiKeys).set({ lastUsedAt: new Date() }).where(eq(apiKeys.id, id));
+  } catch {
+    // Bookkeeping only: a refused write (a read-only replica, a lock timeout) must not refuse a
+    // valid key, and the next request a minute on tries again.
+  }
 }
 
 /** The key from `api-key: KEY` or `Authorization: Bearer KEY`, if either is present. */

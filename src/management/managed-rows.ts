@@ -17,7 +17,9 @@ export interface ManagementDeps {
   changed(): Promise<void>;
 }
 
-export const ListQuery = z.object({
+// Strict: a filter the list does not have (`?trafficSourceId=3`) is a 400, not every row, so a
+// tool that acts on what it lists never acts on campaigns it did not mean.
+export const ListQuery = z.strictObject({
   page: z.coerce.number().int().min(1).default(1),
   pageSize: z.coerce.number().int().min(1).max(500).default(50),
   name: z.string().trim().max(200).optional().describe('case-insensitive substring of the name'),

@@ -283,7 +283,8 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
         summary: 'Copy a campaign: same flow, cost and settings, a new key and tracking link',
         description: 'For a new ad account, geo or traffic source: optionally give the copy a name, a key or another trafficSourceId. The copy starts active.',
         params: IdParam,
-        body: CampaignClone.optional(),
+        // Fastify validates a missing body as null (a POST with no body and no content type).
+        body: CampaignClone.nullish(),
         response: { 201: CampaignOut, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut },
       },
     },

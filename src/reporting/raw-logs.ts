@@ -105,10 +105,15 @@ export function encodeCursor(time: string, id: string): string {
   return Buffer.from(`${time}|${id}`).toString('base64url');
 }
 
-export function decodeCursor(cursor: string): { time: string; id: string } {
+export function decodeCursor(cursor: string, kind?: LogKind): { time: string; id: string } {
   const text = Buffer.from(cursor, 'base64url').toString();
   const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)\|([A-Za-z0-9_-]{1,128})$/.exec(text);
-  if (!m) throw badRequest('cursor', 'cursor: not a cursor this API returned');
+  // A time that is no instant (month 13) or an id the log's key cannot hold (a bigint) would
+  // reach Postgres and fail there as a 500; a forged cursor is the caller's mistake.
+  const ms = m ? Date.parse(m[1]) : NaN;
+  const timeOk = m !== null && ms >= 0 && new Date(ms).toISOString().slice(0, 23) === m[1].slice(0, 23);
+  const idOk = m !== null && (kind === undefined || LOGS[kind].id !== 'id' || /^\d{1,18}$/.test(m[2]));
+  if (!m || !timeOk || !idOk) throw badRequest('cursor', 'cursor: not a cursor this API returned');
   return { time: m[1], id: m[2] };
 }
 
@@ -140,7 +145,7 @@ export async function readLog(db: Db, q: LogQuery): Promise<LogPage> {
     conds.push(sql`state <> 'attributed'`);
   }
   if (q.cursor) {
-    const c = decodeCursor(q.cursor);
+    const c = decodeCursor(q.cursor, q.kind);
     const idValue = log.id === 'id' ? sql`${c.id}::bigint` : sql`${c.id}`;
     // Microseconds, because Postgres keeps them and a millisecond cursor could skip rows.
     conds.push(sql`(${time}, ${id}) < (${c.time}::timestamptz, ${idValue})`);

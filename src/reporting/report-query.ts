@@ -74,8 +74,12 @@ export async function resolveRange(db: Db, from: TimePoint, to: TimePoint, tz: s
       sql`select (extract(epoch from ${pointSql(from, tz, false)}) * 1000)::float8 as f, (extract(epoch from ${pointSql(to, tz, true)}) * 1000)::float8 as t`,
     );
   } catch (err) {
-    if (/time zone/i.test((err as Error).message)) throw badRequest('tz', `tz: "${tz}" is not a time zone this database knows`);
-    throw badRequest('from', `from/to: ${(err as Error).message}`);
+    // Postgres's own words, not the driver wrapper's (which quotes the whole statement, "at time zone" included).
+    let e = err as Error & { cause?: unknown };
+    while (e.cause instanceof Error) e = e.cause as Error & { cause?: unknown };
+    // Only an unknown zone is the tz's fault; anything else (an offset or a year Postgres refuses) is the dates'.
+    if (/time zone ".*" not recognized/i.test(e.message)) throw badRequest('tz', `tz: "${tz}" is not a time zone this database knows`);
+    throw badRequest('from', `from/to: ${e.message}`);
   }
   if (!(r.t > r.f)) throw badRequest('to', 'to: must be after from');
   if (r.t - r.f > 400 * 86_400_000) throw badRequest('to', 'to: a report covers at most 400 days');

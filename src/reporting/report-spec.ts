@@ -136,7 +136,9 @@ export function parseFilters(query: Record<string, string | undefined>): Filters
   for (const name of TEXT_FILTERS) {
     const list = parseList(query[name]);
     if (!list.length) continue;
-    filters.texts[name] = name === 'country' ? list.map((v) => v.toUpperCase()) : list;
+    // Visits store countries upper-case and device, OS and browser lower-case (as reports show
+    // them), so `os=iOS` must match "ios" rather than silently narrow the report to nothing.
+    filters.texts[name] = list.map((v) => (name === 'country' ? v.toUpperCase() : v.toLowerCase()));
     if (name === 'country') {
       const bad = filters.texts.country!.find((c) => !/^[A-Z]{2}$/.test(c));
       if (bad) throw badRequest('country', `country: "${bad}" is not a two-letter country code`);
@@ -159,7 +161,15 @@ const DATETIME_RE = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d
 
 function validDate(y: number, m: number, d: number): boolean {
   const t = new Date(Date.UTC(y, m - 1, d));
-  return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d && y >= 1970 && y < 10000;
+  // Up to 9998: an inclusive `to` of 9999-12-31 would end in year 10000, which ISO strings cannot say.
+  return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d && y >= 1970 && y < 9999;
+}
+
+/** `Z`, `+05:30`, `-0800`...: Postgres takes offsets up to ±15:59. */
+function validOffset(offset: string | undefined): boolean {
+  if (offset === undefined || offset === 'Z') return true;
+  const m = /^[+-](\d{2}):?(\d{2})$/.exec(offset);
+  return m !== null && +m[1] <= 15 && +m[2] <= 59;
 }
 
 export function parseTimePoint(field: 'from' | 'to', value: string | undefined): TimePoint {
@@ -171,7 +181,7 @@ export function parseTimePoint(field: 'from' | 'to', value: string | undefined):
     return { kind: 'date', date: v };
   }
   const dt = DATETIME_RE.exec(v);
-  if (!dt || !validDate(+dt[1], +dt[2], +dt[3]) || +dt[4] > 23 || +dt[5] > 59 || +(dt[6] ?? 0) > 59) {
+  if (!dt || !validDate(+dt[1], +dt[2], +dt[3]) || +dt[4] > 23 || +dt[5] > 59 || +(dt[6] ?? 0) > 59 || !validOffset(dt[8])) {
     throw badRequest(field, `${field}: "${value}" is not a date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM[:SS][Z|±HH:MM])`);
   }
   const local = `${dt[1]}-${dt[2]}-${dt[3]}T${dt[4]}:${dt[5]}:${dt[6] ?? '00'}${dt[7] ?? ''}`;

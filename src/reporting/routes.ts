@@ -13,7 +13,7 @@ import { badRequest, conflict, notFound } from '../http/errors.js';
 import { setVisitCosts } from './cost-update.js';
 import { startRollupDeltaFolder } from './rollup-deltas.js';
 import { csvLine, reportCsv } from './csv.js';
-import { logColumns, readConversion, readLog, type LogKind } from './raw-logs.js';
+import { decodeCursor, logColumns, readConversion, readLog, type LogKind } from './raw-logs.js';
 import { resolveRange, runReport, type ReportRequest } from './report-query.js';
 import {
   checkSort,
@@ -26,6 +26,9 @@ import {
   parseTimePoint,
   type Attribution,
 } from './report-spec.js';
+
+/** A campaign id in the path: an SQL integer, so a larger one is a 400, not a 500 from Postgres. */
+const CampaignIdParam = z.object({ id: z.coerce.number().int().positive().max(2_147_483_647) });
 
 const commaList = (what: string) => z.string().max(4000).optional().describe(`comma list of ${what}`);
 const flag = z
@@ -190,6 +193,9 @@ export const reportingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (f
   const logRoute = async (kind: LogKind, q: Query, reply: FastifyReply) => {
     const { range } = await rangeOf(ctx.db, q, ctx.config.ACCOUNT_TIMEZONE);
     const base = { kind, range, filters: filtersOf(q), attribution: q.attribution as Attribution, limit: q.limit as number };
+    // Checked before the answer starts: once a CSV streams, an error can only cut it short (a 200
+    // with a header and no rows, as if the log were empty).
+    if (q.cursor) decodeCursor(q.cursor as string, kind);
     if (q.format !== 'csv') return readLog(ctx.db, { ...base, cursor: q.cursor as string | undefined });
     const columns = logColumns(kind);
     // Streams every row, one keyset page at a time, so an export never holds the log in memory.
@@ -250,8 +256,10 @@ export const reportingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (f
       schema: {
         tags: ['reports'],
         summary: "A campaign's totals over a date range (same metrics as a report row)",
-        params: z.object({ id: z.coerce.number().int().positive() }),
-        querystring: z.object({
+        params: CampaignIdParam,
+        // Strict, like the report's: a filter this route does not take (country=US) must not be
+        // ignored silently, as if the summary were filtered.
+        querystring: z.strictObject({
           from: common.from,
           to: common.to,
           tz: common.tz,
@@ -283,8 +291,9 @@ export const reportingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (f
           'It replaces the cost of every visit of the campaign in [from, to) (optionally of one ad set, ad or placement), spread evenly to the ' +
           'millionth so the visits add up to it exactly; bot visits in the range cost 0. Costs booked on conversions (cpa, revshare) stay. ' +
           "Visits still buffered on other instances are not included: enter a range that has ended.",
-        params: z.object({ id: z.coerce.number().int().positive() }),
-        body: z.object({
+        params: CampaignIdParam,
+        // Strict: a misspelt `adSet` ignored would put the ad set's spend on the whole campaign.
+        body: z.strictObject({
           from: common.from,
           to: common.to,
           tz: common.tz,

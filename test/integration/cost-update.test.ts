@@ -73,6 +73,8 @@ describe.each(BACKENDS)('cost updates on %s', (backend) => {
       [{ from: today, to: today, cost: '1', currency: 'EUR' }, 400, 'currency'],
       [{ from: '2021-01-01', to: '2021-01-31', cost: '1' }, 409, 'from'],
       [{ from: today, to: today, cost: '1', adset: 'nobody' }, 409, 'from'],
+      // A misspelt target must not put the ad set's spend on the whole campaign.
+      [{ from: today, to: today, cost: '1', adSet: 'as-1' }, 400, 'adSet'],
     ];
     for (const [body, status, field] of cases) {
       const res = await update(body);
@@ -80,6 +82,10 @@ describe.each(BACKENDS)('cost updates on %s', (backend) => {
       expect(res.json().error.field, JSON.stringify(body)).toBe(field);
     }
     expect((await update({ from: today, to: today, cost: '1' }, 9999)).statusCode).toBe(404);
+    // An id past the SQL integer range is the caller's mistake, not a 500 from Postgres.
+    const huge = await update({ from: today, to: today, cost: '1' }, 99_999_999_999);
+    expect(huge.statusCode, huge.body).toBe(400);
+    expect(huge.json().error.field).toBe('id');
     expect((await t.app.inject({ method: 'POST', url: `/api/campaigns/${campaignId}/costs`, payload: { from: today, to: today, cost: '1' } })).statusCode).toBe(401);
     expect(await statsCost(false)).toBe(before);
   });

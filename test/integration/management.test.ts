@@ -179,6 +179,47 @@ describe.each(BACKENDS)('management API on %s', (backend) => {
     });
   });
 
+  describe('api keys', () => {
+    it('keeps a read-only key off the keys however the path is spelled', async () => {
+      const made = await call('POST', '/api/api-keys', { name: 'optimiser tool', scope: 'read' });
+      expect(made.status).toBe(201);
+      const asReader = (method: 'GET' | 'DELETE', url: string) => t.app.inject({ method, url, headers: { 'api-key': made.body.key } });
+      // Percent-encoded letters reach the same route as /api/api-keys.
+      for (const url of ['/api/api-keys', '/api/%61pi-keys', '/api/api-key%73']) {
+        const res = await asReader('GET', url);
+        expect(res.statusCode, url).toBe(403);
+        expect(res.body, url).not.toContain('optimiser tool');
+      }
+      expect((await asReader('GET', '/api/campaigns')).statusCode).toBe(200);
+    });
+
+    it('shows when each key was last used', async () => {
+      const made = await call('POST', '/api/api-keys', { name: 'reporting bot', scope: 'read' });
+      const listed = async () => ((await call('GET', '/api/api-keys')).body.items as Json[]).find((k) => k.id === made.body.id)!;
+      expect((await listed()).lastUsedAt).toBeNull();
+      const before = Date.now();
+      expect((await t.app.inject({ url: '/api/campaigns', headers: { authorization: `Bearer ${made.body.key}` } })).statusCode).toBe(200);
+      const used = (await listed()).lastUsedAt as string;
+      expect(used).not.toBeNull();
+      expect(Date.parse(used)).toBeGreaterThanOrEqual(before - 1000);
+    });
+
+    it('refuses a key request with an unknown field rather than make an admin key of it', async () => {
+      const before = ((await call('GET', '/api/api-keys')).body.items as Json[]).length;
+      const res = await call('POST', '/api/api-keys', { name: 'tool', readOnly: true });
+      expect(res.status).toBe(400);
+      expect(res.body.error.field).toBe('readOnly');
+      expect(((await call('GET', '/api/api-keys')).body.items as Json[]).length).toBe(before);
+    });
+
+    it('answers an out-of-range key id with a 400 naming id', async () => {
+      const res = await call('DELETE', '/api/api-keys/99999999999');
+      expect(res.status).toBe(400);
+      expect(res.body.error.field).toBe('id');
+      expect((await call('DELETE', '/api/api-keys/999999')).status).toBe(404);
+    });
+  });
+
   describe('campaigns', () => {
     const flow = () => ({
       rules: [{ name: 'US mobile', when: { country: ['us'], device: ['mobile'] }, paths: [{ offers: [{ id: offerB.id }] }] }],
@@ -225,6 +266,10 @@ describe.each(BACKENDS)('management API on %s', (backend) => {
       expect(named.body).toMatchObject({ name: 'FB AT', key: 'fb-at' });
       expect((await call('POST', `/api/campaigns/${original.id}/clone`, { key: 'fb-at' })).status).toBe(409);
       expect((await call('POST', '/api/campaigns/999999/clone', {})).status).toBe(404);
+      // The body is optional: a bare POST (no body, no content type) clones with the defaults.
+      const bare = await t.app.inject({ method: 'POST', url: `/api/campaigns/${original.id}/clone`, headers: authHeaders() });
+      expect(bare.statusCode, bare.body).toBe(201);
+      expect(bare.json()).toMatchObject({ name: 'FB DE (copy)', flow: original.flow, cost: { model: 'cpm', value: '2' } });
       const badSource = await call('POST', `/api/campaigns/${original.id}/clone`, { trafficSourceId: 999999 });
       expect(badSource.status).toBe(400);
       expect(badSource.body.error.field).toBe('trafficSourceId');
@@ -323,6 +368,10 @@ describe.each(BACKENDS)('management API on %s', (backend) => {
       expect(bad.status).toBe(400);
       expect(bad.body.error.field).toBe('id');
       expect((await call('GET', '/api/campaigns?pageSize=0')).body.error.field).toBe('pageSize');
+      // A filter the list does not have is refused, not answered with every campaign.
+      const unknownFilter = await call('GET', '/api/campaigns?trafficSourceId=1');
+      expect(unknownFilter.status).toBe(400);
+      expect(unknownFilter.body.error.field).toBe('trafficSourceId');
       expect((await t.app.inject({ method: 'GET', url: '/api/campaigns' })).statusCode).toBe(401);
     });
 

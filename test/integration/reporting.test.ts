@@ -157,6 +157,11 @@ describe.each(BACKENDS)('reports on %s', (backend) => {
       ['mobile', 2],
       ['desktop', 1],
     ]);
+    // Filters are matched as written by a person (device "Desktop", OS "iOS"), not only as stored.
+    const desktop = await report('from=2024-03-10&to=2024-03-10&groupBy=country&device=Desktop');
+    expect(desktop.rows.map((x) => [x.country, x.visits, x.conversions])).toEqual([['NP', 1, 1]]);
+    const clicksLog = (await t.app.inject({ url: '/api/clicks?from=2024-03-10&to=2024-03-10&device=DESKTOP', headers: authHeaders() })).json();
+    expect(clicksLog.items.map((i: { clickId: string }) => i.clickId)).toEqual(['b5']);
     const path = await report('from=2024-03-10&to=2024-03-10&groupBy=campaign,path&campaign=1');
     expect(path.rows[0]).toMatchObject({ ruleIndex: -1, pathIndex: 0, pathName: 'main', visits: 3 });
   });
@@ -217,6 +222,9 @@ describe.each(BACKENDS)('reports on %s', (backend) => {
       ['from=2024-03-09&to=2024-03-10&pageSize=1001', 'pageSize'],
       ['from=2024-03-09&to=2024-03-10&campaign=one', 'campaign'],
       ['from=2024-03-09&to=2024-03-10&campagin=1', 'campagin'],
+      // Postgres refuses these; the 400 must name the date, not the (valid) time zone.
+      ['from=2024-03-09T00:00:00%2B99:00&to=2024-03-10', 'from'],
+      ['from=2024-03-09&to=9999-12-31', 'to'],
     ];
     for (const [q, field] of cases) {
       const res = await get(q);
@@ -240,5 +248,29 @@ describe.each(BACKENDS)('reports on %s', (backend) => {
     const stats = await t.app.inject({ url: '/api/campaigns/1/stats?from=2024-03-10&to=2024-03-10', headers: authHeaders() });
     expect(stats.json().totals).toMatchObject({ visits: 3, conversions: 2, revenue: '15.500000' });
     expect((await t.app.inject({ url: '/api/campaigns/99/stats?from=2024-03-10&to=2024-03-10', headers: authHeaders() })).statusCode).toBe(404);
+  });
+
+  it('answers forged cursors and out-of-range ids with a 400, never a 500 or a cut-short CSV', async () => {
+    const forged = (text: string) => Buffer.from(text).toString('base64url');
+    for (const url of [
+      `/api/conversions?from=2024-03-10&to=2024-03-12&cursor=${forged('2024-03-10T18:20:00.000000Z|abc')}`,
+      `/api/conversions?from=2024-03-10&to=2024-03-12&cursor=${forged('2024-03-10T18:20:00.000000Z|99999999999999999999')}`,
+      `/api/conversions?from=2024-03-10&to=2024-03-12&attributed=false&cursor=${forged('2024-03-10T18:20:00.000000Z|x1')}`,
+      `/api/clicks?from=2024-03-10&to=2024-03-12&cursor=${forged('2024-13-45T18:20:00.000000Z|b5')}`,
+      // A CSV starts streaming at once: a bad cursor found later would leave a 200 with no rows.
+      `/api/clicks?from=2024-03-10&to=2024-03-12&format=csv&cursor=${forged('2024-02-30T18:20:00.000000Z|b5')}`,
+      '/api/clicks?from=2024-03-10&to=2024-03-12&format=csv&cursor=nonsense',
+    ]) {
+      const res = await t.app.inject({ url, headers: authHeaders() });
+      expect(res.statusCode, url).toBe(400);
+      expect(res.json().error, url).toMatchObject({ code: 'invalid_request', field: 'cursor' });
+    }
+    const stats = await t.app.inject({ url: '/api/campaigns/99999999999/stats?from=2024-03-10&to=2024-03-10', headers: authHeaders() });
+    expect(stats.statusCode).toBe(400);
+    expect(stats.json().error.field).toBe('id');
+    // The summary takes no filters: one given is refused, not ignored as if it had narrowed the numbers.
+    const filtered = await t.app.inject({ url: '/api/campaigns/1/stats?from=2024-03-10&to=2024-03-10&country=NP', headers: authHeaders() });
+    expect(filtered.statusCode).toBe(400);
+    expect(filtered.json().error).toMatchObject({ code: 'invalid_request', field: 'country' });
   });
 });

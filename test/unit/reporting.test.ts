@@ -52,6 +52,11 @@ describe('report parameters', () => {
       expect(() => parseTimePoint('from', bad), bad).toThrow(expect.objectContaining({ field: 'from' }));
     }
     expect(dayAfter('2024-12-31')).toBe('2025-01-01T00:00:00');
+    // Offsets Postgres refuses and a `to` day that would end in year 10000 are the date's fault, named so.
+    for (const bad of ['2024-03-10T02:30:00+99:00', '2024-03-10T02:30:00-16:00', '2024-03-10T02:30:00+05:60', '9999-12-31']) {
+      expect(() => parseTimePoint('to', bad), bad).toThrow(expect.objectContaining({ field: 'to' }));
+    }
+    expect(parseTimePoint('from', '2024-03-10T02:30:00-1200')).toEqual({ kind: 'instant', iso: '2024-03-10T02:30:00-1200' });
   });
 
   it('chooses the rollup set that holds every dimension and filter, or raw rows', () => {
@@ -70,6 +75,8 @@ describe('report parameters', () => {
 
   it('checks filters and sort', () => {
     expect(parseFilters({ campaign: '1,2', country: 'us,np' })).toMatchObject({ ids: { campaign: [1, 2] }, texts: { country: ['US', 'NP'] } });
+    // Visits store device, OS and browser lower-case: a filter as the user writes it must match.
+    expect(parseFilters({ device: 'Mobile', os: 'iOS,Android', browser: 'Chrome' }).texts).toEqual({ device: ['mobile'], os: ['ios', 'android'], browser: ['chrome'] });
     expect(() => parseFilters({ offer: '1,x' })).toThrow(expect.objectContaining({ field: 'offer' }));
     expect(checkSort('campaignName', ['campaign'])).toBe('campaignName');
     expect(checkSort('roi', [])).toBe('roi');
@@ -88,5 +95,14 @@ describe('csv and cursors', () => {
     const c = encodeCursor('2024-03-10T18:20:00.123456Z', 'abc');
     expect(decodeCursor(c)).toEqual({ time: '2024-03-10T18:20:00.123456Z', id: 'abc' });
     expect(() => decodeCursor(Buffer.from("x|1'; drop").toString('base64url'))).toThrow(expect.objectContaining({ field: 'cursor' }));
+    // Well-formed but impossible: a time that is no instant, or an id a bigint-keyed log cannot hold.
+    const forged = (text: string) => Buffer.from(text).toString('base64url');
+    for (const bad of ['2024-13-45T18:20:00.123456Z|7', '2024-02-30T18:20:00.123456Z|7', '2024-03-10T25:20:00.123456Z|7']) {
+      expect(() => decodeCursor(forged(bad), 'conversions'), bad).toThrow(expect.objectContaining({ field: 'cursor' }));
+    }
+    expect(() => decodeCursor(forged('2024-03-10T18:20:00.123456Z|abc'), 'conversions')).toThrow(expect.objectContaining({ field: 'cursor' }));
+    expect(() => decodeCursor(forged('2024-03-10T18:20:00.123456Z|99999999999999999999'), 'pendingPostbacks')).toThrow(expect.objectContaining({ field: 'cursor' }));
+    expect(decodeCursor(forged('2024-03-10T18:20:00.123456Z|abc'), 'clicks')).toEqual({ time: '2024-03-10T18:20:00.123456Z', id: 'abc' });
+    expect(decodeCursor(forged('2024-03-10T18:20:00.123456Z|42'), 'conversions')).toEqual({ time: '2024-03-10T18:20:00.123456Z', id: '42' });
   });
 });
