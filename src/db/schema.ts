@@ -22,6 +22,13 @@ import {
 const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 /** Money is NUMERIC end to end (never a float): strings in JS, exact sums in SQL. */
 const money = (name: string) => numeric(name, { precision: 18, scale: 6 });
+/**
+ * Sums of money (report rollups and their deltas). One payout may take all 12 digits of `money`,
+ * so two in one bucket overflowed numeric(18, 6), and from then on every fold and every report
+ * failed. 24 digits before the point hold a trillion such payouts. Widening a numeric's precision
+ * at the same scale changes no stored value: Postgres alters it without rewriting the table.
+ */
+const moneySum = (name: string) => numeric(name, { precision: 30, scale: 6 });
 
 /** Columns every managed entity shares: status for archive-instead-of-delete, version for ETags. */
 const managed = {
@@ -414,7 +421,7 @@ export const reportVisitRollup = pgTable(
     visits: integer('visits').notNull(),
     uniqueVisits: integer('unique_visits').notNull(),
     clicks: integer('clicks').notNull(),
-    cost: money('cost').notNull(),
+    cost: moneySum('cost').notNull(),
   },
   (t) => [primaryKey({ name: 'report_visit_rollup_pk', columns: [...rollupKey(t)] as never })],
 );
@@ -431,7 +438,7 @@ export const reportVisitDelta = pgTable('report_visit_delta', {
   visits: integer('visits').notNull(),
   uniqueVisits: integer('unique_visits').notNull(),
   clicks: integer('clicks').notNull(),
-  cost: money('cost').notNull(),
+  cost: moneySum('cost').notNull(),
 });
 
 /**
@@ -446,8 +453,8 @@ export const reportConversionRollup = pgTable(
     type: varchar('type', { length: 64 }).notNull(),
     status: text('status').$type<ConversionStatus>().notNull(),
     conversions: integer('conversions').notNull(),
-    payout: money('payout').notNull(),
-    cost: money('cost').notNull(),
+    payout: moneySum('payout').notNull(),
+    cost: moneySum('cost').notNull(),
   },
   (t) => [primaryKey({ name: 'report_conversion_rollup_pk', columns: [t.attribution, ...rollupKey(t), t.type, t.status] as never })],
 );
@@ -461,8 +468,8 @@ export const reportConversionRollup = pgTable(
 export const reportConversionDelta = pgTable('report_conversion_delta', {
   sign: smallint('sign').notNull(),
   status: text('status').$type<ConversionStatus>().notNull(),
-  payout: money('payout').notNull(),
-  cost: money('cost').notNull(),
+  payout: moneySum('payout').notNull(),
+  cost: moneySum('cost').notNull(),
   type: varchar('type', { length: 64 }).notNull(),
   visitedAt: tstz('visited_at').notNull(),
   convertedAt: tstz('converted_at').notNull(),

@@ -273,4 +273,15 @@ describe.each(BACKENDS)('reports on %s', (backend) => {
     expect(filtered.statusCode).toBe(400);
     expect(filtered.json().error).toMatchObject({ code: 'invalid_request', field: 'country' });
   });
+
+  it('sums payouts that each take every digit a payout may have, where the report tables used to overflow', async () => {
+    const db = t.app.ctx.db;
+    const big = [visit('big1', '2024-04-01T10:00:00Z', 2, 'IN'), visit('big2', '2024-04-01T10:05:00Z', 2, 'IN')];
+    await db.insert(visits).values(big);
+    await db.insert(conversions).values(big.map((v) => conversion(v, 'conversion', 'approved', '999999999999.999999', '2024-04-01T11:00:00Z')));
+    const r = await report('from=2024-04-01&to=2024-04-01&groupBy=campaign');
+    expect(r.rows.map((x) => [x.campaignId, x.conversions, x.revenue])).toEqual([[2, 2, '1999999999999.999998']]);
+    // The fold that failed then failed on every pass, so every later report was a 500 too.
+    expect((await get('from=2024-03-09&to=2024-03-11&groupBy=day')).statusCode).toBe(200);
+  });
 });
