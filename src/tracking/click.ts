@@ -113,8 +113,11 @@ export function divideBy1000(value: string): string {
 
 export function visitCost(campaign: Pick<ResolvedCampaign, 'costModel' | 'costValue'>, costParam: string | null): string {
   switch (campaign.costModel) {
-    case 'auto':
-      return costParam && DECIMAL_RE.test(costParam.trim()) ? costParam.trim() : '0';
+    case 'auto': {
+      // Some sources send `.05`: the same decimal as 0.05.
+      const v = costParam?.trim().replace(/^\./, '0.');
+      return v && DECIMAL_RE.test(v) ? v : '0';
+    }
     case 'cpc':
       return campaign.costValue && DECIMAL_RE.test(campaign.costValue) ? campaign.costValue : '0';
     case 'cpm':

@@ -86,6 +86,8 @@ describe('visit cost', () => {
 
   it('books auto from the cost parameter, cpc per visit, cpm per thousand, nothing for cpa/revshare', () => {
     expect(visitCost({ costModel: 'auto', costValue: null }, '0.05')).toBe('0.05');
+    expect(visitCost({ costModel: 'auto', costValue: null }, '.05')).toBe('0.05');
+    expect(visitCost({ costModel: 'auto', costValue: null }, '.')).toBe('0');
     expect(visitCost({ costModel: 'auto', costValue: null }, '-1')).toBe('0');
     expect(visitCost({ costModel: 'auto', costValue: null }, '1e9')).toBe('0');
     expect(visitCost({ costModel: 'auto', costValue: null }, null)).toBe('0');
