@@ -86,7 +86,8 @@ export function flattenParams(...sources: unknown[]): Record<string, string> {
       let v = scalar(value);
       if (v === undefined) {
         const values = Array.isArray(value) ? value.map(scalar) : [];
-        if (read && values.length > 0 && values.every((x) => x !== undefined && x === values[0])) v = values[0];
+        const first = values[0];
+        if (read && first !== undefined && values.every((x) => x === first)) v = first;
         else if (read) throw badRequest(key, Array.isArray(value) ? `${key} is given more than once` : `${key} must be a plain value`);
         else v = values.length > 0 && values.every((x) => x !== undefined) ? values.join(',') : asJson(key, value);
       }
