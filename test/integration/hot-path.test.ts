@@ -81,6 +81,16 @@ describe.each(BACKENDS)('hot path on %s', (backend) => {
     expect(await store.setAndClaim([])).toEqual([]);
   });
 
+  it('gets of one turn (one MGET on Redis) each get their own value, absent keys null', async () => {
+    const { store } = t.app.ctx;
+    const k = `hp:${newClickId()}`;
+    await store.set(`${k}:1`, 'one', 60);
+    await store.set(`${k}:3`, 'three', 60);
+    const keys = [`${k}:1`, `${k}:2`, `${k}:3`, `${k}:1`];
+    expect(await Promise.all(keys.map((key) => store.get(key)))).toEqual(['one', null, 'three', 'one']);
+    expect(await store.get(`${k}:3`)).toBe('three');
+  });
+
   it('setAndClaim markers expire with their own TTL', async () => {
     const { store } = t.app.ctx;
     const k = `hp:${newClickId()}`;
