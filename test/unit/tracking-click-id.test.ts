@@ -35,4 +35,23 @@ describe('click IDs', () => {
     const b = createClickIdGenerator({ now: () => 1_800_000_000_001 }).next();
     expect(b > a).toBe(true);
   });
+
+  // A click ID is the only credential of /cta (the visit's offer URL, with its {externalid},
+  // {ip}... filled in) and /pixel (a conversion): one seen ID must not give away the others.
+  it('cannot be guessed from another one: no shared tail across milliseconds, no +1 within one', () => {
+    let t = 1_800_000_000_000;
+    const gen = createClickIdGenerator({ now: () => t++ });
+    const tails = Array.from({ length: 1000 }, () => gen.next().slice(8));
+    // Before: every ID of an instance ended in the same 6 characters and "00000".
+    expect(new Set(tails).size).toBe(tails.length);
+
+    const sameMs = createClickIdGenerator({ now: () => 1_800_000_000_000 });
+    const ids = Array.from({ length: 1000 }, () => sameMs.next());
+    const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+    const low = (id: string) => [...id.slice(-5)].reduce((n, c) => n * 62 + ALPHABET.indexOf(c), 0);
+    // Before: consecutive IDs in one millisecond counted up by exactly 1.
+    const plusOne = ids.filter((id, k) => k > 0 && id.slice(0, 14) === ids[k - 1].slice(0, 14) && low(id) === low(ids[k - 1]) + 1);
+    expect(plusOne.length).toBeLessThan(5);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
 });
