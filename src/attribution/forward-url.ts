@@ -1,6 +1,8 @@
 // Fills a traffic source's postback URL template ({externalid}, {payout}, {var:NAME}...) for one
-// conversion. Every value is URL-encoded, so a visit parameter cannot add query parameters or
-// change the host; unknown tokens become empty rather than leaking a literal "{...}".
+// conversion. Every value is URL-encoded, so a visit parameter cannot add query parameters, and
+// tokens are filled after the scheme and host only (as on /click), so a visit parameter cannot
+// choose the host a conversion is sent to; unknown tokens become empty rather than leaking a
+// literal "{...}".
 import type { ConversionStatus } from '../db/schema.js';
 
 export interface ForwardValues {
@@ -25,7 +27,11 @@ export interface ForwardValues {
 
 function tokenValue(name: string, v: ForwardValues): string {
   const lower = name.toLowerCase();
-  if (lower.startsWith('var:')) return v.params[name.slice(4)] ?? '';
+  if (lower.startsWith('var:')) {
+    // Own parameters only: `{var:constructor}` must not read Object.prototype.
+    const param = name.slice(4);
+    return Object.hasOwn(v.params, param) ? (v.params[param] ?? '') : '';
+  }
   switch (lower) {
     case 'externalid':
       return v.externalId ?? '';
@@ -65,7 +71,20 @@ function tokenValue(name: string, v: ForwardValues): string {
   }
 }
 
-/** The template with every `{token}` replaced by its URL-encoded value. */
+const TOKEN_RE = /\{([^{}]*)\}/g;
+/** `scheme://authority` and the rest, as destination.ts splits a lander or offer URL. */
+const ORIGIN_RE = /^\s*(https?:\/\/[^/?#\\]*)(.*)$/is;
+
+/**
+ * The template with every `{token}` after the host replaced by its URL-encoded value. A token in
+ * the scheme or host stays as written, so the URL is refused when it is sent (an error on the
+ * delivery) rather than sent to a host a visitor chose: `https://{var:zone}/pb` with
+ * `zone=attacker.example` sent every conversion's payout and IDs there.
+ */
 export function fillPostbackUrl(template: string, values: ForwardValues): string {
-  return template.replace(/\{([^{}]*)\}/g, (_m, name: string) => encodeURIComponent(tokenValue(name, values)));
+  const m = ORIGIN_RE.exec(template);
+  // Not http(s) (management refuses those): sent as written, and refused by the outbound guard.
+  if (!m) return template;
+  const [, origin, rest] = m;
+  return origin + rest.replace(TOKEN_RE, (_m, name: string) => encodeURIComponent(tokenValue(name, values)));
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { csvObjects, parseCsv } from '../../src/attribution/csv.js';
 import { isMoney, multiply, normalizeMoney, percentOf, sum } from '../../src/attribution/decimal.js';
 import { fillPostbackUrl, type ForwardValues } from '../../src/attribution/forward-url.js';
+import { checkOutboundUrl } from '../../src/attribution/outbound.js';
 import { flattenParams, mapStatus, parsePostbackParams } from '../../src/attribution/params.js';
 import { conversionCost, secretMatches, hashSecret } from '../../src/attribution/record.js';
 import { ApiError } from '../../src/http/errors.js';
@@ -105,6 +106,21 @@ describe('forward URL', () => {
     const url = fillPostbackUrl('https://ts.example/pb?e={externalid}&t={txid}&z={var:zone}&s={var:sub.1}&o={offer.id}&x={nope}&c={campaign.id}&p={payout}', values);
     expect(url).toBe('https://ts.example/pb?e=ext%201%2F2&t=a%26b%3Dc&z=x%23y&s=v&o=&x=&c=7&p=1.5');
     expect(new URL(url).searchParams.get('t')).toBe('a&b=c');
+  });
+
+  it('never fills a token in the host: a visit parameter cannot choose where a conversion is sent', () => {
+    const hostile = { ...values, params: { ...values.params, zone: 'attacker.example', sub: 'attacker.example/x?' } };
+    for (const template of ['https://{var:zone}/pb?p={payout}', 'https://{var:sub}.ts.example/pb', 'https://ts.example@{var:zone}/pb', 'http://{var:zone}:8080/pb']) {
+      const url = fillPostbackUrl(template, hostile);
+      expect(url).not.toContain('attacker');
+      // Refused when sent, not sent elsewhere.
+      expect(() => checkOutboundUrl(url)).toThrow();
+    }
+    expect(fillPostbackUrl('https://ts.example/{var:zone}/pb?z={var:zone}', hostile)).toBe('https://ts.example/attacker.example/pb?z=attacker.example');
+  });
+
+  it('reads only the visit\'s own parameters', () => {
+    expect(fillPostbackUrl('https://ts.example/pb?a={var:constructor}&b={var:__proto__}&c={var:toString}', values)).toBe('https://ts.example/pb?a=&b=&c=');
   });
 });
 
