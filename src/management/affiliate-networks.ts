@@ -62,7 +62,10 @@ export const AffiliateNetworkOut = z.object({
   id: z.number().int(),
   name: z.string(),
   preset: z.string().nullable(),
-  postbackSecret: z.string().nullable().describe('returned to API-key holders: they need it to configure the network'),
+  postbackSecret: z
+    .string()
+    .nullable()
+    .describe('returned to admin keys (the owner needs it to configure the network); null for read-only keys, which must not be able to forge postbacks'),
   allowedIps: z.array(z.string()),
   statusMap: z.record(z.string(), z.string()),
   clickIdToken: z.string().nullable(),
@@ -78,19 +81,24 @@ export const AffiliateNetworkOut = z.object({
 
 type Row = typeof affiliateNetworks.$inferSelect;
 
-export function toAffiliateNetwork(row: Row, deps: Pick<ManagementDeps, 'publicUrl'>): z.output<typeof AffiliateNetworkOut> {
+/**
+ * `readOnly`: for a read-only API key, without the postback secret (here and in postbackUrl). The
+ * secret is what lets a caller record conversions; a key meant for reporting tools must not carry it.
+ */
+export function toAffiliateNetwork(row: Row, deps: Pick<ManagementDeps, 'publicUrl'>, readOnly = false): z.output<typeof AffiliateNetworkOut> {
+  const shown = readOnly ? { ...row, postbackSecret: null } : row;
   return {
     id: row.id,
     name: row.name,
     preset: row.preset,
-    postbackSecret: row.postbackSecret,
+    postbackSecret: shown.postbackSecret,
     allowedIps: row.allowedIps,
     statusMap: row.statusMap,
     clickIdToken: row.clickIdToken,
     payoutToken: row.payoutToken,
     txidToken: row.txidToken,
     statusToken: row.statusToken,
-    postbackUrl: networkPostbackUrl(deps.publicUrl, row),
+    postbackUrl: networkPostbackUrl(deps.publicUrl, shown),
     status: row.status,
     version: row.version,
     createdAt: row.createdAt,

@@ -1,7 +1,7 @@
 // /api/traffic-sources, /api/affiliate-networks, /api/offers, /api/landers, /api/campaigns:
 // the same five routes for each (list, get, create, patch, archive), thin over the plain
 // functions in this folder, with ETag / If-Match for safe concurrent edits.
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
@@ -15,6 +15,7 @@ import {
   updateAffiliateNetwork,
 } from './affiliate-networks.js';
 import { CampaignClone, CampaignCreate, CampaignOut, CampaignPatch, cloneCampaign, createCampaign, paramsFor, toCampaign, updateCampaign } from './campaigns.js';
+import { isReadOnlyKey } from './api-keys.js';
 import { IdParam } from './fields.js';
 import { createLander, LanderCreate, LanderOut, LanderPatch, toLander, updateLander } from './landers.js';
 import { archiveRow, etagOf, getRow, listRows, ListQuery, type ManagedTable, type ManagementDeps } from './managed-rows.js';
@@ -42,7 +43,10 @@ interface EntitySpec<Row extends Managed> {
   patch: z.ZodType;
   out: z.ZodType;
   createDescription?: string;
-  present(rows: Row[]): Promise<unknown[]>;
+  /** `readOnly`: the caller has a read-only key (see hidesSecrets). */
+  present(rows: Row[], readOnly: boolean): Promise<unknown[]>;
+  /** The answer holds a secret that lets its holder write (a postback secret): ask for the key's scope. */
+  hidesSecrets?: boolean;
   createFn(deps: ManagementDeps, body: never): Promise<Row>;
   updateFn(deps: ManagementDeps, id: number, body: never, ifMatch?: string): Promise<Row>;
 }
@@ -59,8 +63,10 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
   };
 
   function entityRoutes<Row extends Managed>(spec: EntitySpec<Row>) {
-    const one = async (reply: FastifyReply, row: Row, code = 200) => {
-      const [body] = await spec.present([row]);
+    // Writes need an admin key anyway (auth refuses read keys); reads ask only where it matters.
+    const readOnly = async (req: FastifyRequest) => (spec.hidesSecrets ? isReadOnlyKey(ctx.db, req.apiKeyId) : false);
+    const one = async (req: FastifyRequest, reply: FastifyReply, row: Row, code = 200) => {
+      const [body] = await spec.present([row], await readOnly(req));
       return reply.code(code).header('etag', etagOf(spec.kind, row)).send(body as never);
     };
     const tags = [spec.tag];
@@ -78,7 +84,7 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
       },
       async (req) => {
         const page = await listRows(ctx.db, spec.table, req.query);
-        return { ...page, items: await spec.present(page.items as unknown as Row[]) } as never;
+        return { ...page, items: await spec.present(page.items as unknown as Row[], await readOnly(req)) } as never;
       },
     );
     app.get(
@@ -92,7 +98,7 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
           response: { 200: spec.out, 400: ErrorOut, 404: ErrorOut },
         },
       },
-      async (req, reply) => one(reply, (await getRow(ctx.db, spec.table, req.params.id, spec.what)) as unknown as Row),
+      async (req, reply) => one(req, reply, (await getRow(ctx.db, spec.table, req.params.id, spec.what)) as unknown as Row),
     );
     app.post(
       spec.path,
@@ -105,7 +111,7 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
           response: { 201: spec.out, 400: ErrorOut, 409: ErrorOut },
         },
       },
-      async (req, reply) => one(reply, await spec.createFn(deps, req.body as never), 201),
+      async (req, reply) => one(req, reply, await spec.createFn(deps, req.body as never), 201),
     );
     app.patch(
       `${spec.path}/:id`,
@@ -120,7 +126,7 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
           response: { 200: spec.out, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut, 412: ErrorOut },
         },
       },
-      async (req, reply) => one(reply, await spec.updateFn(deps, req.params.id, req.body as never, req.headers['if-match'])),
+      async (req, reply) => one(req, reply, await spec.updateFn(deps, req.params.id, req.body as never, req.headers['if-match'])),
     );
     app.delete(
       `${spec.path}/:id`,
@@ -135,7 +141,7 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
         },
       },
       async (req, reply) =>
-        one(reply, (await archiveRow(deps, spec.table, { id: req.params.id, what: spec.what, kind: spec.kind, ifMatch: req.headers["if-match"] })) as unknown as Row),
+        one(req, reply, (await archiveRow(deps, spec.table, { id: req.params.id, what: spec.what, kind: spec.kind, ifMatch: req.headers["if-match"] })) as unknown as Row),
     );
   }
 
@@ -226,8 +232,9 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
     patch: AffiliateNetworkPatch,
     out: AffiliateNetworkOut,
     createDescription:
-      'Give `preset` (tune, hasoffers, cake, everflow, impact) or at least `clickIdToken`. The answer has `postbackUrl` to paste into the network. `postbackSecret` is returned in clear: every API key is an administrator, and the owner needs it to configure the network.',
-    present: async (rows) => rows.map((r) => toAffiliateNetwork(r, deps)),
+      'Give `preset` (tune, hasoffers, cake, everflow, impact) or at least `clickIdToken`. The answer has `postbackUrl` to paste into the network. `postbackSecret` is returned in clear to admin keys (the owner needs it to configure the network); read-only keys get null and a `postbackUrl` without it.',
+    present: async (rows, readOnly) => rows.map((r) => toAffiliateNetwork(r, deps, readOnly)),
+    hidesSecrets: true,
     createFn: createAffiliateNetwork,
     updateFn: updateAffiliateNetwork,
   });

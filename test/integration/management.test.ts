@@ -193,6 +193,25 @@ describe.each(BACKENDS)('management API on %s', (backend) => {
       expect((await asReader('GET', '/api/campaigns')).statusCode).toBe(200);
     });
 
+    it('never shows a read-only key the postback secret, which would let it forge conversions', async () => {
+      const secured = await created('/api/affiliate-networks', { name: 'Secret net', preset: 'tune', postbackSecret: 'read-key-must-not-see' });
+      const made = await call('POST', '/api/api-keys', { name: 'dashboard', scope: 'read' });
+      const asReader = (url: string) => t.app.inject({ url, headers: { 'api-key': made.body.key } });
+      for (const url of [`/api/affiliate-networks/${secured.id}`, '/api/affiliate-networks?pageSize=100']) {
+        const res = await asReader(url);
+        expect(res.statusCode, url).toBe(200);
+        expect(res.body, url).not.toContain('read-key-must-not-see');
+      }
+      const one = (await asReader(`/api/affiliate-networks/${secured.id}`)).json();
+      expect(one.postbackSecret).toBeNull();
+      expect(one.postbackUrl).toBe('http://track.test/postback?cid={aff_sub}&payout={payout}&txid={transaction_id}');
+      // Admin keys (stored and bootstrap) still get it: the owner pastes it into the network.
+      const admin = await call('POST', '/api/api-keys', { name: 'owner', scope: 'admin' });
+      const asAdmin = await t.app.inject({ url: `/api/affiliate-networks/${secured.id}`, headers: { 'api-key': admin.body.key } });
+      expect(asAdmin.json().postbackSecret).toBe('read-key-must-not-see');
+      expect((await call('GET', `/api/affiliate-networks/${secured.id}`)).body.postbackUrl).toContain('&secret=read-key-must-not-see');
+    });
+
     it('shows when each key was last used', async () => {
       const made = await call('POST', '/api/api-keys', { name: 'reporting bot', scope: 'read' });
       const listed = async () => ((await call('GET', '/api/api-keys')).body.items as Json[]).find((k) => k.id === made.body.id)!;
