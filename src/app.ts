@@ -9,12 +9,13 @@ import { createLifecycle, type AppContext } from './context.js';
 import { openEmbedded, openPostgres, type Database } from './db/client.js';
 import { migrate } from './db/migrate.js';
 import { requireApiKey } from './http/auth.js';
-import { registerErrorHandling } from './http/errors.js';
+import { acceptEmptyJsonBodies, registerErrorHandling } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
 import { cachedProxyTrust } from './http/ip.js';
 import { createMetrics, metricsRoutes } from './http/metrics.js';
 import { registerOpenApi } from './http/openapi.js';
 import { rejectNulCharacters } from './http/reject-nul.js';
+import { databaseStartupError } from './startup-error.js';
 import { attributionApiRoutes } from './attribution/api-routes.js';
 import { attributionRoutes } from './attribution/routes.js';
 import { apiKeyRoutes } from './management/api-key-routes.js';
@@ -70,11 +71,21 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   app.setSerializerCompiler(serializerCompiler);
 
   const lifecycle = createLifecycle(app.log);
-  const database = opts.database ?? (await openDatabase(config, app));
+  const database = opts.database ?? (await openDatabase(config, app).catch((err: unknown): never => {
+    throw databaseStartupError(err, config);
+  }));
   if (!opts.database) lifecycle.onShutdown('database', () => database.close());
   const store = opts.store ?? (await openStore(config, app));
   if (!opts.store) lifecycle.onShutdown('hot store', () => store.close());
-  if (opts.migrate) await migrate(database);
+  if (opts.migrate) {
+    try {
+      await migrate(database);
+    } catch (err) {
+      // Close what was opened (the embedded directory's lock, the pool) before the process exits.
+      await lifecycle.shutdown();
+      throw databaseStartupError(err, config, database.describe);
+    }
+  }
 
   const campaigns = await createCampaignCache({ db: database.db, store, log: app.log });
   lifecycle.onShutdown('campaign cache', () => campaigns.close());
@@ -85,6 +96,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   app.addHook('onClose', async () => lifecycle.shutdown());
 
   registerErrorHandling(app);
+  acceptEmptyJsonBodies(app);
   await app.register(fastifyCookie);
   await app.register(fastifyFormbody);
   await registerOpenApi(app, config);

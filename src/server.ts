@@ -4,6 +4,7 @@ import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createApiKey, listApiKeys } from './management/api-keys.js';
+import { listenStartupError, startupFailureLine } from './startup-error.js';
 
 function readConfig(): Config {
   try {
@@ -32,7 +33,13 @@ async function main() {
     await app.close();
   });
 
-  await app.listen({ port: config.PORT, host: config.HOST });
+  try {
+    await app.listen({ port: config.PORT, host: config.HOST });
+  } catch (err) {
+    // Release the embedded data directory and the pool; nothing was answered yet.
+    await app.close().catch((closeErr: unknown) => app.log.error({ err: closeErr }, 'closing after a failed listen'));
+    throw listenStartupError(err, config);
+  }
   app.log.info(`Tracklane is up: campaign links on ${config.PUBLIC_URL}/click/KEY, API docs on ${config.PUBLIC_URL}/docs`);
   await announceApiKey(app.ctx.database.kind, config, app);
 }
@@ -51,6 +58,6 @@ async function announceApiKey(kind: string, config: Config, app: Awaited<ReturnT
 }
 
 main().catch((err) => {
-  process.stderr.write(`tracklane failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`${startupFailureLine(err)}\n`);
   process.exit(1);
 });

@@ -4,6 +4,7 @@ import { loadConfig } from '../config.js';
 import { openEmbedded, openPostgres, type Database } from '../db/client.js';
 import { migrate } from '../db/migrate.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../management/api-keys.js';
+import { databaseStartupError, errorText } from '../startup-error.js';
 
 const USAGE = 'usage: npm run apikey -- create --name NAME [--read-only] | list | revoke ID';
 
@@ -13,9 +14,13 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
   const database: Database = config.DATABASE_URL
     ? openPostgres({ url: config.DATABASE_URL })
-    : await openEmbedded({ dataDir: config.TRACKLANE_DATA_DIR });
+    : await openEmbedded({ dataDir: config.TRACKLANE_DATA_DIR }).catch((err: unknown): never => {
+        throw databaseStartupError(err, config);
+      });
   try {
-    await migrate(database);
+    await migrate(database).catch((err: unknown) => {
+      throw databaseStartupError(err, config, database.describe);
+    });
     switch (command) {
       case 'create': {
         if (!values.name) throw new Error('create needs --name NAME');
@@ -48,8 +53,8 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (err: Error) => {
-    process.stderr.write(`${err.message}\n`);
+  (err: unknown) => {
+    process.stderr.write(`${errorText(err)}\n`);
     process.exit(1);
   },
 );
