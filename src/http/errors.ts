@@ -66,6 +66,27 @@ function validationError(err: FastifyError & { validation: ValidationIssue[]; va
   return badRequest(field, field ? `${field}: ${message}` : message);
 }
 
+/** Fastify's own 4xx (a body it cannot parse, too large, of an unknown type) in the API's words, not FST_ERR_*. */
+const FASTIFY_CLIENT_CODES: Record<number, string> = { 400: 'invalid_request', 413: 'payload_too_large', 415: 'unsupported_media_type' };
+function clientErrorCode(err: FastifyError): string {
+  if (!err.code || err.code.startsWith('FST_')) return FASTIFY_CLIENT_CODES[err.statusCode!] ?? 'invalid_request';
+  return err.code.toLowerCase();
+}
+
+/**
+ * application/json as Fastify parses it (with its prototype-poisoning guard), except that an empty
+ * body is no body: clients that send the header on every call (DELETE, a clone without options)
+ * mean exactly that, and Fastify would refuse them with FST_ERR_CTP_EMPTY_JSON_BODY.
+ */
+export function acceptEmptyJsonBodies(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '') return done(null, undefined);
+    parseJson(req, body as string, done);
+  });
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     let apiError: ApiError;
@@ -76,7 +97,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
       req.log.error({ err, issues: err.cause?.issues }, 'response did not match its schema');
       apiError = new ApiError(500, 'internal_error', 'internal error');
     } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-      apiError = new ApiError(err.statusCode, (err.code ?? 'bad_request').toLowerCase(), err.message);
+      apiError = new ApiError(err.statusCode, clientErrorCode(err), err.message);
     } else if (isUnavailable(err)) {
       // Not the request's fault and not for good: the caller should send it again a little later.
       req.log.warn({ err: err.message }, 'Postgres is unavailable');

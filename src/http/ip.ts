@@ -8,6 +8,10 @@ export type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
 export function normalizeCidr(raw: string): string {
   const value = raw.trim();
   try {
+    // ipaddr.js also reads the inet_aton forms: "10.1" is 10.0.0.1, "012.1.1.1" (octal) is 10.1.1.1.
+    // Nobody means those in a trusted-proxy or allow list, so IPv4 is four decimal parts.
+    const address = value.split('/')[0];
+    if (!address.includes(':') && !ipaddr.IPv4.isValidFourPartDecimal(address)) throw new Error('not four decimal parts');
     if (value.includes('/')) {
       const [addr, bits] = ipaddr.parseCIDR(value);
       return `${addr.toString()}/${bits}`;

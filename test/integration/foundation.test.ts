@@ -98,6 +98,30 @@ describe.each(BACKENDS)('foundation on %s', (backend) => {
     expect(unknown.json().error.code).toBe('not_found');
   });
 
+  it('takes Content-Type: application/json with an empty body as no body, and words Fastify\'s refusals in the API\'s codes', async () => {
+    // Many HTTP clients send the header on every call; a DELETE (or a clone without options) has no body.
+    const json = { 'api-key': TEST_API_KEY, 'content-type': 'application/json' };
+    const { id, key } = await createApiKey(t.app.ctx.db, 'revoked by a chatty client');
+    const del = await t.app.inject({ method: 'DELETE', url: `/api/api-keys/${id}`, headers: json, payload: '' });
+    expect(del.statusCode, del.body).toBe(204);
+    expect((await t.app.inject({ url: '/api/api-keys', headers: { 'api-key': key } })).statusCode).toBe(401);
+    // A create with no body is still a 400 naming what is missing, in the one shape.
+    const empty = await t.app.inject({ method: 'POST', url: '/api/api-keys', headers: json, payload: '' });
+    expect(empty.statusCode).toBe(400);
+    expect(empty.json().error.code).toBe('invalid_request');
+
+    const badJson = await t.app.inject({ method: 'POST', url: '/api/api-keys', headers: json, payload: '{"name":' });
+    expect(badJson.json()).toMatchObject({ error: { code: 'invalid_request' } });
+    const poisoned = await t.app.inject({ method: 'POST', url: '/api/api-keys', headers: json, payload: '{"__proto__":{"scope":"admin"},"name":"p"}' });
+    expect(poisoned.json()).toMatchObject({ error: { code: 'invalid_request' } });
+    const tooLarge = await t.app.inject({ method: 'POST', url: '/api/api-keys', headers: json, payload: JSON.stringify({ name: 'x'.repeat(1_100_000) }) });
+    expect(tooLarge.statusCode).toBe(413);
+    expect(tooLarge.json()).toMatchObject({ error: { code: 'payload_too_large' } });
+    const xml = await t.app.inject({ method: 'POST', url: '/api/api-keys', headers: { ...json, 'content-type': 'application/xml' }, payload: '<a/>' });
+    expect(xml.statusCode).toBe(415);
+    expect(xml.json()).toMatchObject({ error: { code: 'unsupported_media_type' } });
+  });
+
   it('serves the OpenAPI document and the docs page', async () => {
     const spec = await t.app.inject('/openapi.json');
     expect(spec.statusCode).toBe(200);

@@ -32,6 +32,10 @@ describe('loadConfig', () => {
     ['PORT', 'abc', 'invalid PORT: expected an integer 1-65535'],
     ['PORT', '70000', 'invalid PORT: expected an integer 1-65535'],
     ['TRUST_PROXY', '10.0.0.0/8,banana', 'invalid TRUST_PROXY: "banana" is not an IP address or CIDR range'],
+    // inet_aton shorthands would silently trust another address: 10.0.0.1, 10.1.1.1 (octal), 10.0.0.0/8.
+    ['TRUST_PROXY', '10.1', 'invalid TRUST_PROXY: "10.1" is not an IP address or CIDR range'],
+    ['TRUST_PROXY', '012.1.1.1', 'invalid TRUST_PROXY: "012.1.1.1" is not an IP address or CIDR range'],
+    ['BOT_IP_DENYLIST', '10.0.0/8', 'invalid BOT_IP_DENYLIST: "10.0.0/8" is not an IP address or CIDR range'],
     ['ACCOUNT_TIMEZONE', 'Mars/Olympus', 'invalid ACCOUNT_TIMEZONE'],
     ['ACCOUNT_TIMEZONE', '+05:30', 'invalid ACCOUNT_TIMEZONE'],
     ['ACCOUNT_CURRENCY', 'dollars', 'invalid ACCOUNT_CURRENCY'],
@@ -53,6 +57,7 @@ describe('loadConfig', () => {
 
   it('normalises TRUST_PROXY CIDRs and bare addresses', () => {
     expect(loadConfig({ TRUST_PROXY: '127.0.0.1, 10.0.0.0/8 ,::1' }).TRUST_PROXY).toEqual(['127.0.0.1/32', '10.0.0.0/8', '::1/128']);
+    expect(loadConfig({ TRUST_PROXY: '0.0.0.0/0,::ffff:10.0.0.1,2001:db8::/32' }).TRUST_PROXY).toEqual(['0.0.0.0/0', '::ffff:a00:1/128', '2001:db8::/32']);
   });
 
   it('treats empty strings as unset', () => {
