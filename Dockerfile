@@ -14,8 +14,11 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY migrations ./migrations
-# The spill directories' volume takes this owner when docker creates it.
+# The spill directories' volume takes this owner when docker creates it. It is also the default data
+# directory: the image's ./data would be /app/data, which the node user cannot create (a plain
+# `docker run` on the embedded database stopped at EACCES).
 RUN mkdir -p /var/lib/tracklane && chown node:node /var/lib/tracklane
+ENV TRACKLANE_DATA_DIR=/var/lib/tracklane
 USER node
 EXPOSE 8080
 # Create keys with: docker compose exec tracker node dist/cli/apikey.js create --name NAME

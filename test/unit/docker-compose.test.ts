@@ -22,7 +22,10 @@ describe('docker-compose.yml', () => {
     const dataDir = compose.services.tracker.environment.TRACKLANE_DATA_DIR;
     expect(compose.services.tracker.volumes).toContain(`trackerdata:${dataDir}`);
     expect(Object.keys(compose.volumes)).toContain('trackerdata');
-    expect(readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8')).toContain(`chown node:node ${dataDir}`);
+    const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
+    expect(dockerfile).toContain(`chown node:node ${dataDir}`);
+    // Without compose (`docker run` on the embedded database) the default ./data is /app/data, not the node user's to create.
+    expect(dockerfile).toContain(`ENV TRACKLANE_DATA_DIR=${dataDir}`);
   });
 
   it('builds the tracker from the repo Dockerfile and waits for healthy Postgres and Redis', () => {
@@ -34,11 +37,21 @@ describe('docker-compose.yml', () => {
     });
   });
 
+  it('ships no API key: TRACKLANE_API_KEY must come from the operator', () => {
+    // A default here would be an admin key known to everyone who reads this file, on a published port.
+    expect(String(compose.services.tracker.environment.TRACKLANE_API_KEY)).toMatch(/^\$\{TRACKLANE_API_KEY:\?[^}]+\}$/);
+    // The key is meant for .env then, which must never reach the image's build context.
+    expect(readFileSync(new URL('../../.dockerignore', import.meta.url), 'utf8').split('\n')).toContain('.env');
+  });
+
   it('sets only variables config.ts knows, with values it accepts', () => {
     const env: Record<string, string> = compose.services.tracker.environment;
     for (const name of Object.keys(env)) expect(CONFIG_VARIABLES).toContain(name);
-    // Substitute ${VAR:-default} with its default, then parse as the tracker would.
-    const resolved = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v).replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1')]));
+    // Substitute ${VAR:-default} with its default and a required ${VAR:?message} with a value the
+    // operator might give, then parse as the tracker would.
+    const resolved = Object.fromEntries(
+      Object.entries(env).map(([k, v]) => [k, String(v).replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1').replace(/\$\{[A-Z_]+:\?[^}]*\}/g, 'an-operator-chosen-key-0123456789')]),
+    );
     const config = loadConfig(resolved);
     expect(config.DATABASE_URL).toContain('@postgres:5432');
     expect(config.REDIS_URL).toBe('redis://redis:6379');
