@@ -8,6 +8,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated key's id; null for the TRACKLANE_API_KEY bootstrap key. */
     apiKeyId?: number | null;
+    /** The authenticated key's scope: a read key never sees secrets that let their holder write. */
+    apiKeyScope?: 'admin' | 'read';
   }
 }
 
@@ -22,5 +24,6 @@ export function requireApiKey(ctx: AppContext): onRequestAsyncHookHandler {
       throw forbidden('this API key is read-only');
     }
     req.apiKeyId = check.keyId;
+    req.apiKeyScope = check.scope;
   };
 }

@@ -98,17 +98,6 @@ async function noteUse(db: Db, id: number, lastUsedAt: Date | null): Promise<voi
   }
 }
 
-/**
- * Whether the key a request was let in with is read-only: the bootstrap key (id null) is an
- * administrator. Read from the table, not trusted from anything the caller sends.
- */
-export async function isReadOnlyKey(db: Db, keyId: number | null | undefined): Promise<boolean> {
-  if (keyId === null || keyId === undefined) return false;
-  const [row] = await db.select({ scope: apiKeys.scope }).from(apiKeys).where(eq(apiKeys.id, keyId)).limit(1);
-  // A key revoked meanwhile, or anything unexpected: treat as the lesser scope.
-  return row?.scope !== 'admin';
-}
-
 /** The key from `api-key: KEY` or `Authorization: Bearer KEY`, if either is present. */
 export function presentedKey(headers: Record<string, string | string[] | undefined>): string {
   const direct = headers['api-key'];
