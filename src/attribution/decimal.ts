@@ -43,8 +43,13 @@ export function isMoney(value: string): boolean {
   return DECIMAL_RE.test(value);
 }
 
+/** No leading zero, at most MONEY_SCALE decimals, no trailing zero: what normalizeMoney returns. */
+const CANONICAL_RE = /^(?:0|[1-9]\d{0,29})(?:\.\d{0,5}[1-9])?$/;
+
 /** `value` in canonical form, rounded to MONEY_SCALE places. */
 export function normalizeMoney(value: string): string {
+  // Already canonical (a postback's payout is normalised once, then passes here twice more).
+  if (CANONICAL_RE.test(value)) return value;
   const a = parse(value);
   return format(a.units, a.scale);
 }

@@ -31,6 +31,9 @@ describe('decimal money', () => {
     expect(sum(['0.1', '0.2'])).toBe('0.3');
     expect(normalizeMoney('007.500000')).toBe('7.5');
     expect(normalizeMoney('1.0000005')).toBe('1.000001');
+    for (const [raw, canonical] of [['0', '0'], ['12.5', '12.5'], ['0.000001', '0.000001'], ['10', '10'], ['12.50', '12.5'], ['00', '0'], ['0.0000001', '0'], ['1.9999995', '2']]) {
+      expect(normalizeMoney(raw), raw).toBe(canonical);
+    }
   });
 });
 
