@@ -419,6 +419,8 @@ export async function handleCta(deps: TrackingDeps, req: CtaRequest): Promise<Cl
     deps.counters.ctaUnknownClick++;
     const byKey = req.campaignKey ? deps.campaigns.byKey(req.campaignKey) : undefined;
     if (!byKey || byKey.status === 'archived') return { answer: { kind: 'not_found', message: 'unknown click' } };
+    // As /click would: a paused campaign sends no one to its offers.
+    if (byKey.status === 'paused') return { answer: fallback(deps, byKey, 'paused') };
     return { answer: defaultOfferAnswer(deps, byKey, req.ip) };
   }
 

@@ -211,6 +211,9 @@ describe.each(BACKENDS)('tracking on %s', (backend) => {
     const paused = await click('/click/paused1');
     expect(paused.statusCode).toBe(302);
     expect(paused.headers.location).toBe('https://fallback.example/p');
+    // A click-through whose visit is unknown goes where /click would, never to a paused campaign's offer.
+    expect((await t.app.inject({ url: '/cta?cid=nope&campaign=paused1' })).headers.location).toBe('https://fallback.example/p');
+    expect((await t.app.inject({ url: '/cta?cid=nope&campaign=paused2' })).statusCode).toBe(404);
   });
 
   describe('rules', () => {
