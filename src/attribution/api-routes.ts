@@ -24,12 +24,12 @@ const RateInfo = z.object({ currency: z.string(), rate: z.string(), updatedAt: z
 
 const cell = z.union([z.string(), z.number(), z.null()]).optional();
 const UploadRow = z.looseObject({
-  clickId: cell,
-  payout: cell,
-  txid: cell,
-  status: cell,
-  type: cell,
-  currency: cell,
+  clickId: cell.describe('the click ID (tlcid) the conversion belongs to'),
+  payout: cell.describe('decimal payout; absent = the offer payout'),
+  txid: cell.describe('transaction ID; another txid on the same click is an upsell'),
+  status: cell.describe("approved, pending or declined (or the network's statusMap words); default approved"),
+  type: cell.describe('conversion type; default conversion'),
+  currency: cell.describe('ISO 4217 currency of the payout; default the offer currency'),
   time: cell.describe('ISO 8601; the postback time, may be in the past'),
 });
 const UploadAnswer = z.object({
@@ -116,8 +116,8 @@ export const attributionApiRoutes: FastifyPluginAsync<{ ctx: AppContext }> = asy
     {
       schema: {
         tags: ['attribution'],
-        summary: 'Set the rate of a currency',
-        params: z.object({ currency: Currency }),
+        summary: 'Set the rate of the currency in the path',
+        params: z.object({ currency: Currency.describe('ISO 4217 code, e.g. EUR') }),
         body: z.object({ rate: Rate }),
         response: { 200: RateInfo },
       },
@@ -129,8 +129,8 @@ export const attributionApiRoutes: FastifyPluginAsync<{ ctx: AppContext }> = asy
     {
       schema: {
         tags: ['attribution'],
-        summary: 'Set the rate of a currency',
-        body: z.object({ currency: Currency, rate: Rate }),
+        summary: 'Set the rate of a currency (the same as PUT /api/currency-rates/{currency})',
+        body: z.object({ currency: Currency.describe('ISO 4217 code, e.g. EUR'), rate: Rate }),
         response: { 200: RateInfo },
       },
     },
@@ -139,7 +139,13 @@ export const attributionApiRoutes: FastifyPluginAsync<{ ctx: AppContext }> = asy
   app.delete(
     '/currency-rates/:currency',
     {
-      schema: { tags: ['attribution'], summary: 'Remove a currency rate', params: z.object({ currency: Currency }), response: { 204: z.null() } },
+      schema: {
+        tags: ['attribution'],
+        summary: 'Remove a currency rate',
+        description: 'Payouts in that currency are refused afterwards until a rate is set again.',
+        params: z.object({ currency: Currency.describe('ISO 4217 code, e.g. EUR') }),
+        response: { 204: z.null() },
+      },
     },
     async (req, reply) => {
       if (!(await deleteRate(ctx.db, req.params.currency))) throw notFound('currency rate');
@@ -155,10 +161,10 @@ export const attributionApiRoutes: FastifyPluginAsync<{ ctx: AppContext }> = asy
         tags: ['attribution'],
         summary: 'Postbacks forwarded to traffic sources, with every attempt, newest first',
         querystring: z.object({
-          state: z.enum(['pending', 'delivered', 'failed']).optional(),
-          conversionId: z.coerce.number().int().positive().optional(),
+          state: z.enum(['pending', 'delivered', 'failed']).optional().describe('pending: waiting or being retried; failed: given up'),
+          conversionId: z.coerce.number().int().positive().optional().describe("only this conversion's deliveries"),
           before: z.coerce.number().int().positive().optional().describe('nextCursor of the previous page'),
-          limit: z.coerce.number().int().min(1).max(500).default(100),
+          limit: z.coerce.number().int().min(1).max(500).default(100).describe('deliveries per page, at most 500'),
         }),
         response: { 200: z.object({ items: z.array(Delivery), nextCursor: z.number().int().nullable() }) },
       },

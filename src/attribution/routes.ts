@@ -73,7 +73,9 @@ export const attributionRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async 
   app.get('/postback', { schema: postbackSchema }, postback);
   // JSON bodies may carry numbers (payout: 12.5); flattenParams turns them into exact strings.
   const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]).optional();
-  const PostbackBody = z.looseObject(Object.fromEntries(Object.keys(PostbackQuery.shape).map((k) => [k, scalar])));
+  const PostbackBody = z.looseObject(
+    Object.fromEntries(Object.entries(PostbackQuery.shape).map(([k, field]) => [k, scalar.describe(field.description ?? k)])),
+  );
   app.post('/postback', { schema: { ...postbackSchema, body: PostbackBody.optional() } }, postback);
 
   // The pixel never fails the page it sits on: whatever happens, a GIF (or a script) comes back.
@@ -96,10 +98,26 @@ export const attributionRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async 
       }
     }
   };
-  const PixelQuery = z.record(z.string(), z.unknown());
+  // Documents the parameters the pixel reads; it accepts any query (anything is a GIF), as a record would.
+  const pixelParam = (description: string) => z.unknown().optional().describe(description);
+  const PixelQuery = z.looseObject({
+    cid: pixelParam('click ID (also clickid, click_id, subid, cnv_id); absent = the tlcid cookie set by /click'),
+    payout: pixelParam('decimal payout (also sum, revenue, rev, amount); absent = the offer payout'),
+    txid: pixelParam('transaction ID (also tid, tx, transaction_id)'),
+    status: pixelParam('status of a new conversion, as for /postback (default approved); an existing one keeps its status'),
+    type: pixelParam('conversion type (also et, ct); default conversion'),
+    currency: pixelParam('ISO 4217 currency of the payout; default the offer currency'),
+  });
   app.get(
     '/pixel.gif',
-    { schema: { tags: ['attribution'], summary: 'Cookie conversion: a 1x1 GIF; the click ID comes from the tlcid cookie when not given', querystring: PixelQuery } },
+    {
+      schema: {
+        tags: ['attribution'],
+        summary: 'Cookie conversion: a 1x1 GIF; the click ID comes from the tlcid cookie when not given',
+        description: 'For offer pages: <img src="PUBLIC_URL/pixel.gif?payout=..."> fires from the visitor\'s browser. It may add a conversion, never change the status of one that exists (a repeat is a duplicate). Always answers the GIF, whatever happened.',
+        querystring: PixelQuery,
+      },
+    },
     async (req, reply) => {
       await pixel(req);
       return reply.header('cache-control', 'no-store, max-age=0').type('image/gif').send(PIXEL_GIF);

@@ -15,6 +15,19 @@ export async function registerOpenApi(app: FastifyInstance, config: Config): Pro
         version: '1.0.0',
       },
       servers: [{ url: config.PUBLIC_URL }],
+      // The order /docs shows them in: set up, send traffic, record conversions, read the numbers, run it.
+      tags: [
+        { name: 'traffic sources', description: 'Ad networks that send the traffic: the parameters of their links and where conversions are forwarded.' },
+        { name: 'affiliate networks', description: 'Networks that pay for conversions: their macros, postback URL, secret and allowed IPs.' },
+        { name: 'offers', description: 'What the visitor is sold: URL, payout, attribution window, daily cap.' },
+        { name: 'landers', description: 'Pre-sell pages between the ad and the offer, with their click-through slots.' },
+        { name: 'campaigns', description: 'A tracking link: traffic source, cost model, and the flow of rules, paths, landers and offers.' },
+        { name: 'tracking', description: 'Public links (no API key): /click, direct tracking (/visit, /track.js) and lander click-throughs (/cta).' },
+        { name: 'attribution', description: 'Conversions: /postback and the pixel (no API key), conversion upload, currency rates, forwarding to traffic sources.' },
+        { name: 'reports', description: 'Reports, campaign totals, cost updates, and the raw visit and conversion logs.' },
+        { name: 'api keys', description: 'Keys for the /api routes (admin keys only).' },
+        { name: 'ops', description: 'For operators: Prometheus metrics and the click writer status.' },
+      ],
       components: {
         securitySchemes: {
           apiKey: { type: 'apiKey', in: 'header', name: 'api-key' },

@@ -39,7 +39,7 @@ const CampaignKey = z
 
 const fields = {
   name: Name,
-  trafficSourceId: Id,
+  trafficSourceId: Id.describe('the traffic source whose parameters the tracking link carries'),
   cost: Cost,
   flow: Flow,
   fallbackUrl: templateUrl(DESTINATION_TOKENS).nullable().describe('where a paused campaign (or a visit no path can serve) is sent'),
@@ -53,7 +53,7 @@ export const CampaignCreate = z.strictObject({
   trafficSourceId: fields.trafficSourceId,
   cost: fields.cost.optional(),
   flow: fields.flow,
-  status: z.enum(['active', 'paused']).optional(),
+  status: z.enum(['active', 'paused']).optional().describe('default active; a paused campaign sends visitors to fallbackUrl (else 404) and records no visit'),
   fallbackUrl: fields.fallbackUrl.optional(),
   redirectMode: fields.redirectMode.optional(),
   forwardPostbacks: fields.forwardPostbacks.optional(),
@@ -71,7 +71,7 @@ export const CampaignPatch = z.strictObject({
   trafficSourceId: fields.trafficSourceId.optional(),
   cost: fields.cost.optional(),
   flow: fields.flow.optional(),
-  status: z.enum(['active', 'paused', 'archived']).optional(),
+  status: z.enum(['active', 'paused', 'archived']).optional().describe('paused: visitors go to fallbackUrl (else 404); archived: the link answers 404; active restores'),
   fallbackUrl: fields.fallbackUrl.optional(),
   redirectMode: fields.redirectMode.optional(),
   forwardPostbacks: fields.forwardPostbacks.optional(),

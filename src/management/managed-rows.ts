@@ -20,8 +20,8 @@ export interface ManagementDeps {
 // Strict: a filter the list does not have (`?trafficSourceId=3`) is a 400, not every row, so a
 // tool that acts on what it lists never acts on campaigns it did not mean.
 export const ListQuery = z.strictObject({
-  page: z.coerce.number().int().min(1).default(1),
-  pageSize: z.coerce.number().int().min(1).max(500).default(50),
+  page: z.coerce.number().int().min(1).default(1).describe('1-based page number'),
+  pageSize: z.coerce.number().int().min(1).max(500).default(50).describe('items per page, at most 500'),
   name: z.string().trim().max(200).optional().describe('case-insensitive substring of the name'),
   status: z
     .enum(['active', 'paused', 'archived', 'all'])

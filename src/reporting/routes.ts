@@ -50,7 +50,7 @@ const common = {
   os: commaList('operating systems'),
   browser: commaList('browsers'),
   includeBots: flag.describe('count visits flagged as bots (default false)'),
-  format: z.enum(['json', 'csv']).default('json'),
+  format: z.enum(['json', 'csv']).default('json').describe('csv streams every row (no paging) as a download'),
 };
 
 /** Known parameters plus any `var:NAME` filter; anything else is a 400 naming it (a typo'd filter must not silently widen a report). */
@@ -70,16 +70,16 @@ const ReportQuery = withVarFilters({
   groupBy: z.string().max(1000).optional().describe('comma list of dimensions (campaign, day, country, var:NAME...)'),
   attribution: z.enum(['visit', 'postback']).default('visit').describe('count conversions at the visit time or the postback time'),
   sort: z.string().max(100).optional().describe('a metric or a grouped dimension field'),
-  order: z.enum(['asc', 'desc']).optional(),
-  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
-  pageSize: z.coerce.number().int().min(1).max(1000).default(100),
+  order: z.enum(['asc', 'desc']).optional().describe('default desc when sort is given; without sort, the first time dimension ascending, else visits descending'),
+  page: z.coerce.number().int().min(1).max(1_000_000).default(1).describe('1-based page of rows (JSON only)'),
+  pageSize: z.coerce.number().int().min(1).max(1000).default(100).describe('rows per page, at most 1000 (JSON only)'),
 });
 
 const logShape = {
   ...common,
   attribution: z.enum(['visit', 'postback']).default('postback').describe('conversions: range over the visit time or the postback time'),
-  cursor: z.string().max(400).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().max(400).optional().describe('nextCursor of the previous page'),
+  limit: z.coerce.number().int().min(1).max(1000).default(100).describe('rows per page, at most 1000 (JSON only)'),
 };
 const LogQuery = withVarFilters(logShape);
 const ConversionLogQuery = withVarFilters({
@@ -263,7 +263,7 @@ export const reportingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (f
           from: common.from,
           to: common.to,
           tz: common.tz,
-          attribution: z.enum(['visit', 'postback']).default('visit'),
+          attribution: z.enum(['visit', 'postback']).default('visit').describe('count conversions at the visit time or the postback time'),
           includeBots: common.includeBots,
         }),
         response: { 200: z.object({ campaignId: z.number().int(), currency: z.string(), tz: z.string(), attribution: z.enum(['visit', 'postback']), totals: ReportRowSchema }) },

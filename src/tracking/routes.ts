@@ -50,7 +50,10 @@ const CtaQuery = z.object({
   campaign: z.string().max(64).optional().describe('campaign key: with an unknown click ID, send to its default offer'),
 });
 const CtaParams = z.object({ n: z.coerce.number().int().min(1).max(100).describe('offer slot on a multi-offer lander (1-based)') });
-const DmQuery = z.object({ u: z.string().max(8192), s: z.string().max(64) });
+const DmQuery = z.object({
+  u: z.string().max(8192).describe('the destination URL, as the first hop wrote it'),
+  s: z.string().max(64).describe('signature of u with REDIRECT_SIGNING_SECRET; any other URL gets 404'),
+});
 
 export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fastify, { ctx }) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
@@ -229,7 +232,15 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
     finish(reply, await handleCta(deps, { slot, cid: req.query.cid, campaignKey: req.query.campaign, cookies: req.cookies, ip: plainIp(req.ip) }));
   app.get(
     '/cta',
-    { schema: { tags: ['tracking'], summary: "Lander click-through to the visit's offer", querystring: CtaQuery } },
+    {
+      schema: {
+        tags: ['tracking'],
+        summary: "Lander click-through to the visit's offer",
+        description:
+          'The click ID comes from the tlcid cookie or `cid`. An unknown click is a 404, unless `campaign` names a campaign: then an offer of its default paths (a paused campaign: its fallbackUrl).',
+        querystring: CtaQuery,
+      },
+    },
     (req, reply) => cta(req, reply, undefined),
   );
   app.get(
@@ -260,7 +271,7 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
       '/api/tracking/status',
       {
         schema: {
-          tags: ['tracking'],
+          tags: ['ops'],
           summary: 'Click writer and tracking counters: buffered, written, spilled, dropped visits and why',
           response: { 200: z.object({ geoDb: z.string().nullable(), counters: z.record(z.string(), z.unknown()), clickWriter: z.record(z.string(), z.unknown()) }) },
         },
