@@ -100,6 +100,12 @@ const envSchema = z.object({
   OUTBOUND_TIMEOUT_MS: int(100, 120000).default(5000),
   /** How often this instance retries pending postbacks and delivers forwards; 0 = never (another instance does). */
   POSTBACK_WORKER_MS: int(0, 600000).default(2000),
+  /**
+   * How often this instance replays the postbacks it kept on disk while Postgres was away. Not
+   * under POSTBACK_WORKER_MS: the spill is this instance's own, no other can replay it. 0 = never
+   * (tests and tools that replay by hand).
+   */
+  POSTBACK_SPILL_REPLAY_MS: int(0, 600000).default(1000),
   /** Conversion insert batches (group commits) in flight at once; each holds a pool connection, so keep it below DB_POOL_MAX. */
   POSTBACK_INSERTS_IN_FLIGHT: int(1, 64).default(4),
   /**

@@ -161,15 +161,19 @@ async function createAttributionService(ctx: AppContext): Promise<AttributionSer
     },
   };
 
+  const onError = () => void stats.workerErrors++;
   if (config.POSTBACK_WORKER_MS > 0) {
-    const onError = () => void stats.workerErrors++;
     startPeriodic(ctx, { name: 'pending postbacks worker', everyMs: config.POSTBACK_WORKER_MS, run: () => service.retryPending(), onError });
     startPeriodic(ctx, { name: 'postback forwarding worker', everyMs: config.POSTBACK_WORKER_MS, run: () => service.deliver(), onError });
-    // Also replays what an earlier run left: the first pass comes a second after start.
+  }
+  // Apart from the workers above (which another instance may run instead): only this instance can
+  // replay its spill, and while anything waits there every new postback queues behind it. Also
+  // replays what an earlier run left: the first pass comes one interval after start.
+  if (config.POSTBACK_SPILL_REPLAY_MS > 0) {
     const replay = async () => {
       if (spill.waiting()) await service.replaySpill();
     };
-    startPeriodic(ctx, { name: 'postback spill replay', everyMs: 1000, run: replay, onError });
+    startPeriodic(ctx, { name: 'postback spill replay', everyMs: config.POSTBACK_SPILL_REPLAY_MS, run: replay, onError });
   }
   return service;
 }

@@ -23,7 +23,7 @@ describe('/postback during a Postgres outage', () => {
     const dbName = new URL(backend.env.DATABASE_URL).pathname.slice(1);
     const spillDir = mkdtempSync(join(tmpdir(), 'tracklane-postback-spill-'));
     // The workers stay off: the test replays by hand, at the moment it chooses.
-    const t = await buildTestApp(backend, { ownConnections: true, env: { POSTBACK_WORKER_MS: '0', POSTBACK_SPILL_DIR: spillDir } });
+    const t = await buildTestApp(backend, { ownConnections: true, env: { POSTBACK_WORKER_MS: '0', POSTBACK_SPILL_REPLAY_MS: '0', POSTBACK_SPILL_DIR: spillDir } });
     cleanups.push(
       () => backend.destroy(),
       () => rmSync(spillDir, { recursive: true, force: true }),
@@ -90,5 +90,33 @@ describe('/postback during a Postgres outage', () => {
     expect(history.map((h) => h.status)).toEqual(['approved', 'declined']);
     // The postback time is when the network called, not when Postgres came back.
     expect(Date.now() - rows[1].convertedAt.getTime()).toBeLessThan(60_000);
+  }, 30_000);
+  it('replays on its own once Postgres is back, also with the pending and forwarding workers off', async () => {
+    const backend = await openTestBackend('postgres');
+    const dbName = new URL(backend.env.DATABASE_URL).pathname.slice(1);
+    const spillDir = mkdtempSync(join(tmpdir(), 'tracklane-postback-spill-'));
+    // POSTBACK_WORKER_MS=0 leaves the workers to another instance; the spill is this one's own.
+    const t = await buildTestApp(backend, { ownConnections: true, env: { POSTBACK_WORKER_MS: '0', POSTBACK_SPILL_REPLAY_MS: '100', POSTBACK_SPILL_DIR: spillDir } });
+    cleanups.push(
+      () => backend.destroy(),
+      () => rmSync(spillDir, { recursive: true, force: true }),
+      () => t.close(),
+      () => allowConnections(dbName),
+    );
+    await seedDirectCampaign(t.app.ctx, 'pbself');
+    const res = await t.app.inject({ url: '/click/pbself', headers: { 'user-agent': 'Mozilla/5.0 Firefox/120.0' } });
+    const clickId = /tlcid=([0-9A-Za-z]+)/.exec(String(res.headers['set-cookie']))![1];
+    await t.app.ctx.clickWriter!.flush();
+
+    await refuseConnections(dbName);
+    const kept = await t.app.inject({ url: `/postback?cid=${clickId}&payout=4&txid=self1`, headers: { accept: 'application/json' } });
+    expect(kept.json()).toEqual({ status: 'ok', outcome: 'queued' });
+    await allowConnections(dbName);
+    let recorded: (typeof conversions.$inferSelect)[] = [];
+    for (let i = 0; i < 100 && recorded.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      recorded = await t.app.ctx.db.select().from(conversions).where(eq(conversions.clickId, clickId)).catch(() => []);
+    }
+    expect(recorded.map((r) => [r.txid, r.payout])).toEqual([['self1', '4.000000']]);
   }, 30_000);
 });
