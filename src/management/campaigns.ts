@@ -42,7 +42,7 @@ const fields = {
   trafficSourceId: Id.describe('the traffic source whose parameters the tracking link carries'),
   cost: Cost,
   flow: Flow,
-  fallbackUrl: templateUrl(DESTINATION_TOKENS).nullable().describe('where a paused campaign (or a visit no path can serve) is sent'),
+  fallbackUrl: templateUrl(DESTINATION_TOKENS).nullable().describe('where a paused campaign (or a visit no path can serve) is sent; tokens as in offer URLs, with {clickid}, {offer.*} and {lander.*} empty (no visit is recorded)'),
   redirectMode: z.enum(REDIRECT_MODES).describe('302 (default), meta (meta refresh), doubleMeta (two meta refreshes, hides the referrer)'),
   forwardPostbacks: z.boolean().describe("report conversions to the traffic source's postback URL"),
 };
@@ -159,11 +159,13 @@ async function checkFlow(db: Db, flow: FlowT, previous?: FlowT): Promise<void> {
   await checkRefs(db, landers, 'lander', refs.landers, new Set(before.landers.map((r) => r.id)));
 }
 
-const checkTrafficSource = (db: Db, id: number) => checkRefs(db, trafficSources, 'traffic source', [{ field: 'trafficSourceId', id }]);
+const checkTrafficSource = (db: Db, id: number, previous?: number) =>
+  checkRefs(db, trafficSources, 'traffic source', [{ field: 'trafficSourceId', id }], new Set(previous === undefined ? [] : [previous]));
 
-export async function createCampaign(deps: ManagementDeps, input: z.output<typeof CampaignCreate>): Promise<Row> {
-  await checkTrafficSource(deps.db, input.trafficSourceId);
-  await checkFlow(deps.db, input.flow);
+/** `copyOf`: a clone's original, whose references (archived since, and still serving it) the copy may keep. */
+export async function createCampaign(deps: ManagementDeps, input: z.output<typeof CampaignCreate>, copyOf?: Row): Promise<Row> {
+  await checkTrafficSource(deps.db, input.trafficSourceId, copyOf?.trafficSourceId);
+  await checkFlow(deps.db, input.flow, copyOf?.flow);
   const cost = input.cost ?? { model: 'none' as const };
   for (let attempt = 0; ; attempt++) {
     try {
@@ -187,7 +189,11 @@ export async function createCampaign(deps: ManagementDeps, input: z.output<typeo
   }
 }
 
-/** A new campaign (new key, active) with the original's flow, cost and settings: a new ad account or geo in one call. */
+/**
+ * A new campaign (new key, active) with the original's flow, cost and settings: a new ad account or
+ * geo in one call. An offer or lander archived since the original was set up keeps serving it, so
+ * it is copied too (as a PATCH may keep it), rather than making the copy a 400.
+ */
 export async function cloneCampaign(deps: ManagementDeps, original: Row, input: z.output<typeof CampaignClone>): Promise<Row> {
   return createCampaign(deps, {
     name: input.name ?? `${original.name} (copy)`.slice(0, 200),
@@ -198,7 +204,7 @@ export async function cloneCampaign(deps: ManagementDeps, original: Row, input: 
     fallbackUrl: original.fallbackUrl,
     redirectMode: original.redirectMode as CreateInput['redirectMode'],
     forwardPostbacks: original.forwardPostbacks,
-  });
+  }, original);
 }
 type CreateInput = z.output<typeof CampaignCreate>;
 type CostModel = NonNullable<CreateInput['cost']>['model'];

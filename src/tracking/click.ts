@@ -9,12 +9,13 @@ import type { CampaignCache, ResolvedCampaign, ResolvedLander, ResolvedOffer } f
 import type { HotStore, SetAndClaim } from '../store/hot-store.js';
 import { CLICK_ID_RE, type ClickIdGenerator } from './click-id.js';
 import type { TrackingClickWriter } from './click-writer.js';
-import { buildDestination, safeUrl, type TokenValues } from './destination.js';
+import { buildDestination, type TokenValues } from './destination.js';
+import { DESTINATION_TOKENS } from './tokens.js';
 import type { OfferCaps } from './offer-caps.js';
-import { chooseFlow, chooseWeighted, type FlowFacts, type Random } from './flow.js';
+import { chooseFlow, chooseOffer, chooseWeighted, type FlowFacts, type Random } from './flow.js';
 import { readStoredVisit } from './stored-visit.js';
 import { hotClickKey, loadHotClick, saveHotClick, toHotClick, type HotClick, type HotVisitWriter, type VisitRow } from './hot-click.js';
-import { visitorFingerprint, type Visitor, type VisitorInput, type VisitorResolver } from './visitor.js';
+import { parseLanguageTag, visitorFingerprint, type Visitor, type VisitorInput, type VisitorResolver } from './visitor.js';
 
 export const CLICK_COOKIE = 'tlcid';
 export const VISITOR_COOKIE = 'tlvid';
@@ -187,9 +188,42 @@ export function tokenValues(t: TokenContext): TokenValues {
   };
 }
 
-function fallback(deps: TrackingDeps, campaign: ResolvedCampaign, reason: string, cookies: CookieToSet[] = []): Answer {
-  const url = safeUrl(campaign.fallbackUrl);
-  if (url) return { kind: 'redirect', url, mode: '302', cookies };
+/** A request whose visitor is not read (a click-through of an unknown click): only its IP. */
+const NO_VISITOR: FallbackVisitor = { ip: '', country: null, device: null, os: null, osVersion: null, browser: null, browserVersion: null, language: null };
+
+/** A fallback with nothing known about the request: every token Tracklane knows is empty. */
+const NO_TOKENS: TokenValues = (name) => (name.startsWith('var:') || (DESTINATION_TOKENS as readonly string[]).includes(name) ? '' : undefined);
+
+type FallbackVisitor = Pick<TokenContext, 'ip' | 'country' | 'device' | 'os' | 'osVersion' | 'browser' | 'browserVersion' | 'language'>;
+
+/**
+ * The tokens of a fallback URL (validated against DESTINATION_TOKENS like an offer's): what the
+ * request tells (campaign, traffic source, visitor, parameters) is filled; no visit is recorded
+ * there, so there is no click ID, offer or lander, and those are empty, never `{clickid}` as written.
+ */
+function fallbackTokens(campaign: ResolvedCampaign, visitor: FallbackVisitor, params: Record<string, string>): TokenValues {
+  const byRole: Partial<Record<string, string>> = {};
+  for (const p of campaign.trafficSource.params) if (params[p.name] !== undefined && byRole[p.role] === undefined) byRole[p.role] = params[p.name];
+  const values = tokenValues({
+    ...visitor,
+    clickId: '',
+    campaign,
+    offer: undefined,
+    lander: undefined,
+    externalId: byRole.externalId ?? null,
+    cost: '0',
+    tsCampaign: byRole.campaign ?? null,
+    tsAdset: byRole.adset ?? null,
+    tsAd: byRole.ad ?? null,
+    tsPlacement: byRole.placement ?? null,
+    params,
+  });
+  return (name) => values(name) ?? NO_TOKENS(name);
+}
+
+function fallback(deps: TrackingDeps, campaign: ResolvedCampaign, reason: string, tokens: TokenValues = NO_TOKENS): Answer {
+  const d = campaign.fallbackUrl ? buildDestination(campaign.fallbackUrl, tokens) : undefined;
+  if (d?.ok) return { kind: 'redirect', url: d.url, mode: '302', cookies: [] };
   deps.log.warn({ campaign: campaign.key, reason }, 'campaign has nowhere to send the visit');
   return { kind: 'not_found', message: 'campaign has no destination' };
 }
@@ -234,7 +268,11 @@ const NO_FACTS: FlowFacts = Object.freeze({ country: null, device: null, os: nul
 export function handleClick(deps: TrackingDeps, req: ClickRequest): ClickResult {
   const campaign = deps.campaigns.byKey(req.key);
   if (!campaign || campaign.status === 'archived') return { answer: { kind: 'not_found', message: 'unknown campaign' } };
-  if (campaign.status === 'paused') return { answer: fallback(deps, campaign, 'paused') };
+  if (campaign.status === 'paused') {
+    // The visitor is read only when the fallback URL has tokens to fill.
+    const tokens = campaign.fallbackUrl?.includes('{') ? fallbackTokens(campaign, deps.visitors.resolve(req.visitor), visitParams(req.query)) : NO_TOKENS;
+    return { answer: fallback(deps, campaign, 'paused', tokens) };
+  }
 
   const visitor = deps.visitors.resolve(req.visitor);
   const params = visitParams(req.query);
@@ -249,14 +287,14 @@ export function handleClick(deps: TrackingDeps, req: ClickRequest): ClickResult 
   const visitedAt = deps.now();
   // Only rules read the facts; most campaigns have none, and then no object is built per visit.
   const facts = campaign.flow.rules?.length
-    ? { country: visitor.country, device: visitor.device, os: visitor.os, browser: visitor.browser, language: visitor.language, params, at: visitedAt, ip: visitor.ip, referrerDomain: visitor.referrerDomain }
+    ? { country: visitor.country, device: visitor.device, os: visitor.os, browser: visitor.browser, language: visitor.language, languageTag: parseLanguageTag(req.visitor.acceptLanguage), params, at: visitedAt, ip: visitor.ip, referrerDomain: visitor.referrerDomain }
     : NO_FACTS;
   const choice = chooseFlow(campaign.flow, facts, deps.random, deps.offerCaps?.capped());
-  if (!choice) return { answer: fallback(deps, campaign, 'no path') };
+  if (!choice) return { answer: fallback(deps, campaign, 'no path', fallbackTokens(campaign, visitor, params)) };
   const offer = choice.offerId !== null ? campaign.offers.get(choice.offerId) : undefined;
   const lander = choice.landerId !== null ? campaign.landers.get(choice.landerId) : undefined;
   const target = lander?.url ?? offer?.url;
-  if (!target) return { answer: fallback(deps, campaign, 'path has no lander or offer') };
+  if (!target) return { answer: fallback(deps, campaign, 'path has no lander or offer', fallbackTokens(campaign, visitor, params)) };
 
   const clickId = deps.ids.next();
   const cost = visitCost(campaign, byRole.cost ?? null);
@@ -319,7 +357,7 @@ export function handleClick(deps: TrackingDeps, req: ClickRequest): ClickResult 
   );
   if (!destination.ok) {
     reject(deps, destination.reason);
-    return { answer: fallback(deps, campaign, `destination ${destination.reason}`) };
+    return { answer: fallback(deps, campaign, `destination ${destination.reason}`, fallbackTokens(campaign, visitor, params)) };
   }
 
   const windowDays = offer?.attributionWindowDays ?? DEFAULT_WINDOW_DAYS;
@@ -420,7 +458,7 @@ export async function handleCta(deps: TrackingDeps, req: CtaRequest): Promise<Cl
     const byKey = req.campaignKey ? deps.campaigns.byKey(req.campaignKey) : undefined;
     if (!byKey || byKey.status === 'archived') return { answer: { kind: 'not_found', message: 'unknown click' } };
     // As /click would: a paused campaign sends no one to its offers.
-    if (byKey.status === 'paused') return { answer: fallback(deps, byKey, 'paused') };
+    if (byKey.status === 'paused') return { answer: fallback(deps, byKey, 'paused', fallbackTokens(byKey, { ...NO_VISITOR, ip: req.ip }, {})) };
     return { answer: defaultOfferAnswer(deps, byKey, req.ip) };
   }
 
@@ -428,16 +466,25 @@ export async function handleCta(deps: TrackingDeps, req: CtaRequest): Promise<Cl
   const slot = req.slot ?? 1;
   // Slot n of a multi-offer lander is the path's nth offer; otherwise the offer chosen at the visit.
   const slotOfferId = req.slot !== undefined && path && path.offers.length > 1 ? path.offers[req.slot - 1]?.id : undefined;
-  const offer = campaign.offers.get(slotOfferId ?? click.offerId ?? -1);
+  let offerId = slotOfferId ?? click.offerId;
+  // The visit's offer was chosen when the visitor landed; if it reached its daily cap while they
+  // read the lander, the click-through goes to an open offer of the path, as /click would now.
+  const capped = deps.offerCaps?.capped();
+  if (slotOfferId === undefined && offerId !== null && path && capped?.has(offerId)) {
+    const open = chooseOffer(path.offers, deps.random, capped);
+    if (open !== null && !capped.has(open)) offerId = open;
+  }
+  const offer = campaign.offers.get(offerId ?? -1);
   const lander = click.landerId !== null ? campaign.landers.get(click.landerId) : undefined;
-  if (!offer) return { answer: fallback(deps, campaign, 'no offer for the click-through') };
-  const destination = buildDestination(
-    offer.url,
-    tokenValues({ ...click, ip: req.ip, osVersion: null, browserVersion: null, campaign, offer, lander, cost: click.cost ?? '0', params: click.params ?? {} }),
-  );
+  const clickTokens = (o: ResolvedOffer | undefined) =>
+    tokenValues({ ...click, ip: req.ip, osVersion: null, browserVersion: null, campaign, offer: o, lander, cost: click.cost ?? '0', params: click.params ?? {} });
+  // The visit is recorded, so its fallback gets the click ID (and everything else but the offer).
+  const clickFallbackTokens: TokenValues = (name) => clickTokens(undefined)(name) ?? NO_TOKENS(name);
+  if (!offer) return { answer: fallback(deps, campaign, 'no offer for the click-through', clickFallbackTokens) };
+  const destination = buildDestination(offer.url, clickTokens(offer));
   if (!destination.ok) {
     reject(deps, destination.reason);
-    return { answer: fallback(deps, campaign, `destination ${destination.reason}`) };
+    return { answer: fallback(deps, campaign, `destination ${destination.reason}`, clickFallbackTokens) };
   }
   const now = deps.now();
   return {
@@ -458,10 +505,11 @@ export async function handleCta(deps: TrackingDeps, req: CtaRequest): Promise<Cl
 function defaultOfferAnswer(deps: TrackingDeps, campaign: ResolvedCampaign, ip: string): Answer {
   const paths = campaign.flow.paths;
   const pi = chooseWeighted(paths, deps.random);
-  const offers = pi >= 0 ? paths[pi].offers : [];
-  const oi = chooseWeighted(offers, deps.random);
-  const offer = oi >= 0 ? campaign.offers.get(offers[oi].id) : undefined;
-  if (!offer) return fallback(deps, campaign, 'no default offer');
+  // Offers at their daily cap are skipped here too, as /click skips them.
+  const offerId = pi >= 0 ? chooseOffer(paths[pi].offers, deps.random, deps.offerCaps?.capped()) : null;
+  const offer = offerId !== null ? campaign.offers.get(offerId) : undefined;
+  const tokens = fallbackTokens(campaign, { ...NO_VISITOR, ip }, {});
+  if (!offer) return fallback(deps, campaign, 'no default offer', tokens);
   const none = null;
   const destination = buildDestination(
     offer.url,
@@ -472,7 +520,7 @@ function defaultOfferAnswer(deps: TrackingDeps, campaign: ResolvedCampaign, ip: 
   );
   if (!destination.ok) {
     reject(deps, destination.reason);
-    return fallback(deps, campaign, `destination ${destination.reason}`);
+    return fallback(deps, campaign, `destination ${destination.reason}`, tokens);
   }
   return { kind: 'redirect', url: destination.url, mode: campaign.redirectMode, cookies: [] };
 }

@@ -11,7 +11,10 @@ export interface FlowFacts {
   device: string | null;
   os: string | null;
   browser: string | null;
+  /** The primary language subtag (`pt`), as stored with the visit. */
   language: string | null;
+  /** The first language as sent, lower case (`pt-br`): a rule on `pt-br` needs the region. Absent: `language`. */
+  languageTag?: string | null;
   params: Record<string, string>;
   /** The visit's time, for schedule rules (now when absent). */
   at?: Date;
@@ -28,13 +31,28 @@ function matchesList(list: string[] | undefined, value: string | null): boolean 
   return list.some((x) => norm(x) === v);
 }
 
+/**
+ * A rule's `en` matches every English visitor (`en`, `en-us`, `en-gb`); `pt-br` only Brazilian
+ * Portuguese (`pt-br`, `pt-br-...`), as language ranges match tags (RFC 4647 basic filtering).
+ */
+function matchesLanguage(list: string[] | undefined, language: string | null, tag: string | null | undefined): boolean {
+  if (!list || list.length === 0) return true;
+  if (language === null) return false;
+  const primary = norm(language);
+  const full = tag ? norm(tag) : primary;
+  return list.some((x) => {
+    const range = norm(x);
+    return range.includes('-') ? full === range || full.startsWith(`${range}-`) : range === primary;
+  });
+}
+
 export function ruleMatches(rule: FlowRule, facts: FlowFacts): boolean {
   const w = rule.when ?? {};
   if (!matchesList(w.country, facts.country)) return false;
   if (!matchesList(w.device, facts.device)) return false;
   if (!matchesList(w.os, facts.os)) return false;
   if (!matchesList(w.browser, facts.browser)) return false;
-  if (!matchesList(w.language, facts.language)) return false;
+  if (!matchesLanguage(w.language, facts.language, facts.languageTag)) return false;
   for (const [name, values] of Object.entries(w.param ?? {})) {
     // Parameter values are compared exactly: they are IDs the traffic source sends, not words.
     // Own parameters only: a rule on `constructor` must not read Object.prototype.
@@ -128,6 +146,8 @@ export interface FlowChoice {
   offerId: number | null;
 }
 
+const NO_SKIP: ReadonlySet<number> = new Set();
+
 function pick(list: FlowWeighted[] | undefined, random: Random): number | null {
   if (!list || list.length === 0) return null;
   const i = chooseWeighted(list, random);
@@ -135,14 +155,12 @@ function pick(list: FlowWeighted[] | undefined, random: Random): number | null {
 }
 
 /** `pick` among the offers not in `skip`; when every choosable offer is skipped, among all of them (traffic is never dropped for a cap). */
-function pickOffer(list: FlowWeighted[], random: Random, skip: ReadonlySet<number>): number | null {
+export function chooseOffer(list: FlowWeighted[], random: Random, skip: ReadonlySet<number> = NO_SKIP): number | null {
   if (skip.size === 0 || !list.some((o) => skip.has(o.id))) return pick(list, random);
   const open = list.map((o) => (skip.has(o.id) ? { id: o.id, weight: 0 } : o));
   const i = chooseWeighted(open, random);
   return i < 0 ? pick(list, random) : list[i].id;
 }
-
-const NO_SKIP: ReadonlySet<number> = new Set();
 
 // No closure per call: under tsx (esbuild keepNames) every named closure is wrapped in a
 // defineProperty call, and `pick` made chooseFlow ~2% of /click's CPU with a one-path flow.
@@ -163,5 +181,5 @@ export function chooseFlow(flow: Flow, facts: FlowFacts, random: Random, skipOff
   const pathIndex = chooseWeighted(paths, random);
   if (pathIndex < 0) return undefined;
   const path = paths[pathIndex];
-  return { ruleIndex, pathIndex, path, landerId: pick(path.landers, random), offerId: pickOffer(path.offers, random, skipOffers) };
+  return { ruleIndex, pathIndex, path, landerId: pick(path.landers, random), offerId: chooseOffer(path.offers, random, skipOffers) };
 }

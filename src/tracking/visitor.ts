@@ -54,6 +54,13 @@ export function parseLanguage(header: string | undefined): string | null {
   return m ? m[1].toLowerCase() : null;
 }
 
+/** `pt-BR,pt;q=0.9` -> `pt-br`: the first language with its region, lower case, for rules on a regional language. */
+export function parseLanguageTag(header: string | undefined): string | null {
+  if (!header) return null;
+  const m = /^\s*[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*/.exec(header);
+  return m ? m[0].trim().toLowerCase() : null;
+}
+
 export function referrerDomain(header: string | undefined): string | null {
   if (!header) return null;
   try {

@@ -294,6 +294,28 @@ describe.each(BACKENDS)('management API on %s', (backend) => {
       expect(badSource.body.error.field).toBe('trafficSourceId');
     });
 
+    it('clones a campaign whose offer and lander were archived since (they keep serving it), but adds no new archived one', async () => {
+      const old = await created('/api/offers', { name: 'Retired offer', url: 'https://retired.example/?c={clickid}' });
+      const oldLander = await created('/api/landers', { name: 'Retired lander', url: 'https://retired-lp.example/' });
+      const original = await created('/api/campaigns', {
+        name: 'Running',
+        trafficSourceId: ts.id,
+        flow: { paths: [{ landers: [{ id: oldLander.id }], offers: [{ id: old.id }] }] },
+      });
+      expect((await call('DELETE', `/api/offers/${old.id}`)).body.status).toBe('archived');
+      expect((await call('DELETE', `/api/landers/${oldLander.id}`)).body.status).toBe('archived');
+      const copy = await call('POST', `/api/campaigns/${original.id}/clone`, { name: 'Running, new geo' });
+      expect(copy.status, JSON.stringify(copy.body)).toBe(201);
+      expect(copy.body.flow).toEqual(original.flow);
+      expect(t.app.ctx.campaigns.byKey(copy.body.key)?.offers.get(old.id)?.url).toBe('https://retired.example/?c={clickid}');
+      // A traffic source of its own that is archived is still refused.
+      const gone = await created('/api/traffic-sources', { name: 'Gone source' });
+      await call('DELETE', `/api/traffic-sources/${gone.id}`);
+      const toGone = await call('POST', `/api/campaigns/${original.id}/clone`, { trafficSourceId: gone.id });
+      expect(toGone.status).toBe(400);
+      expect(toGone.body.error.field).toBe('trafficSourceId');
+    });
+
     it('updates with If-Match, refuses a stale ETag with 412, and lets the last write win without one', async () => {
       const c = await created('/api/campaigns', { name: 'Edit me', trafficSourceId: ts.id, flow: flow() });
       const read = await call('GET', `/api/campaigns/${c.id}`);

@@ -1,4 +1,6 @@
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { landerClicks } from '../../src/db/schema.js';
 import { cappedOffers } from '../../src/tracking/offer-caps.js';
 import { authHeaders, BACKENDS, setupTestApp } from '../helpers/test-app.js';
 
@@ -52,6 +54,38 @@ describe.each(BACKENDS)('offer daily caps on %s', (backend) => {
     expect(raised.json().dailyCap).toBe(3);
     await t.app.ctx.offerCaps!.refresh();
     expect(t.app.ctx.offerCaps!.capped().size).toBe(0);
+  });
+
+  it("sends a lander's click-through to an open offer when the visit's offer reached its cap while the visitor read the lander", async () => {
+    const capped = (await api('POST', '/api/offers', { name: 'Lander capped', url: 'https://lcapped.example/?c={clickid}', dailyCap: 1 })).json();
+    const open = (await api('POST', '/api/offers', { name: 'Lander open', url: 'https://lopen.example/?c={clickid}' })).json();
+    const lander = (await api('POST', '/api/landers', { name: 'Lander', url: 'https://lp.example/?c={clickid}' })).json();
+    const ts = (await api('POST', '/api/traffic-sources', { name: 'Lander caps source' })).json();
+    const campaign = await api('POST', '/api/campaigns', {
+      name: 'Lander caps',
+      trafficSourceId: ts.id,
+      flow: { paths: [{ landers: [{ id: lander.id }], offers: [{ id: capped.id, weight: 1_000_000 }, { id: open.id, weight: 1 }] }] },
+    });
+    expect(campaign.statusCode, campaign.body).toBe(201);
+    const key = campaign.json().key as string;
+    const first = await click(key);
+    const reading = await click(key);
+    expect(reading.location).toMatch(/^https:\/\/lp\.example\//);
+    await t.app.ctx.clickWriter!.flush();
+    expect((await t.app.inject({ url: '/postback', query: { cid: first.clickId } })).statusCode).toBe(200);
+    await t.app.ctx.offerCaps!.refresh();
+    expect(t.app.ctx.offerCaps!.capped().has(capped.id)).toBe(true);
+
+    const cta = await t.app.inject({ url: `/cta?cid=${reading.clickId}` });
+    expect(cta.statusCode).toBe(302);
+    expect(cta.headers.location).toBe(`https://lopen.example/?c=${reading.clickId}`);
+    await t.app.ctx.clickWriter!.flush();
+    const rows = await t.app.ctx.db.select().from(landerClicks).where(eq(landerClicks.clickId, reading.clickId));
+    expect(rows.map((r) => [r.slot, r.offerId])).toEqual([[1, open.id]]);
+    // A multi-offer lander's slot names its offer: a slot is never moved.
+    expect((await t.app.inject({ url: `/cta/1?cid=${reading.clickId}` })).headers.location).toBe(`https://lcapped.example/?c=${reading.clickId}`);
+    // An unknown click sent to the campaign's default offer skips the capped one too.
+    for (let i = 0; i < 5; i++) expect((await t.app.inject({ url: `/cta?cid=nope&campaign=${key}` })).headers.location).toBe('https://lopen.example/?c=');
   });
 
   it('refuses a cap that is not a positive whole number', async () => {

@@ -216,6 +216,25 @@ describe.each(BACKENDS)('tracking on %s', (backend) => {
     expect((await t.app.inject({ url: '/cta?cid=nope&campaign=paused2' })).statusCode).toBe(404);
   });
 
+  it("fills the tokens of a paused campaign's fallback URL with what the request tells (no click ID: no visit is recorded)", async () => {
+    const ts = await seedTrafficSource(t.app.ctx, { params: [{ name: 'cid', token: '{clickid}', role: 'externalId' }] });
+    const offer = await seedOffer(t.app.ctx, { url: 'https://offer.example/' });
+    const campaign = await seedCampaign(t.app.ctx, {
+      key: 'pausedtok',
+      trafficSourceId: ts.id,
+      flow: { rules: [], paths: [{ offers: [{ id: offer.id }] }] },
+      status: 'paused',
+      fallbackUrl: 'https://fallback.example/{campaign.key}?c={campaign.id}&geo={country}&z={var:zone}&ext={externalid}&click={clickid}&o={offer.id}',
+    });
+    const res = await click('/click/pausedtok?zone=a%20b&cid=E1', { ip: US_IP });
+    expect(res.statusCode).toBe(302);
+    expect(res.headers.location).toBe(`https://fallback.example/pausedtok?c=${campaign.id}&geo=US&z=a%20b&ext=E1&click=&o=`);
+    expect(res.headers['set-cookie']).toBeUndefined();
+    // A click-through of an unknown click to the paused campaign: the same URL with what /cta knows.
+    const cta = await t.app.inject({ url: '/cta?cid=nope&campaign=pausedtok' });
+    expect(cta.headers.location).toBe(`https://fallback.example/pausedtok?c=${campaign.id}&geo=&z=&ext=&click=&o=`);
+  });
+
   describe('rules', () => {
     let ids: Record<string, number>;
     beforeAll(async () => {
@@ -261,6 +280,28 @@ describe.each(BACKENDS)('tracking on %s', (backend) => {
       // The same visitor as behind a proxy: one fingerprint, so not unique twice.
       const proxied = await click('/click/rules1', { ip: US_IP });
       expect((await visitRow(cookieValue(proxied.headers['set-cookie'], 'tlcid')!)).isUnique).toBe(false);
+    });
+
+    it('matches a regional language rule (pt-br) on the first language of Accept-Language', async () => {
+      const ts = await seedTrafficSource(t.app.ctx);
+      await seedCampaign(t.app.ctx, {
+        key: 'lang1',
+        trafficSourceId: ts.id,
+        flow: {
+          rules: [
+            { when: { language: ['pt-br'] }, paths: [{ offers: [{ id: ids.zone }] }] },
+            { when: { language: ['pt'] }, paths: [{ offers: [{ id: ids.us }] }] },
+          ],
+          paths: [{ offers: [{ id: ids.default }] }],
+        },
+      });
+      const lang = (value: string) => click('/click/lang1', { ip: DE_IP, headers: { 'accept-language': value } });
+      expect((await lang('pt-BR,pt;q=0.9,en;q=0.5')).headers.location).toBe('https://zone.example/');
+      expect((await lang('pt-PT,pt;q=0.9')).headers.location).toBe('https://us.example/');
+      expect((await lang('en-US')).headers.location).toBe('https://default.example/');
+      const res = await lang('pt-BR');
+      // The visit keeps the primary language, as reports group it.
+      expect((await visitRow(cookieValue(res.headers['set-cookie'], 'tlcid')!)).language).toBe('pt');
     });
 
     it('matches OS, device and param, first matching rule first', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Flow } from '../../src/db/schema.js';
 import { isTimeZone } from '../../src/time-zone.js';
+import { parseLanguageTag } from '../../src/tracking/visitor.js';
 import { chooseFlow, chooseWeighted, localDayHour, ruleMatches, type FlowFacts } from '../../src/tracking/flow.js';
 
 /** A seeded PRNG (mulberry32), so a failing split can be replayed. */
@@ -85,6 +86,18 @@ describe('flow', () => {
     expect(ruleMatches(fb, facts({ referrerDomain: 'l.facebook.com' }))).toBe(true);
     expect(ruleMatches(fb, facts({ referrerDomain: 'notfacebook.com' }))).toBe(false);
     expect(ruleMatches(fb, facts({ referrerDomain: null }))).toBe(false);
+  });
+
+  it('matches a language rule as a range: en takes every English visitor, pt-br only Brazilian Portuguese', () => {
+    const br = { when: { language: ['pt-br'] }, paths: [] };
+    expect(ruleMatches(br, facts({ language: 'pt', languageTag: parseLanguageTag('pt-BR,pt;q=0.9') }))).toBe(true);
+    expect(ruleMatches(br, facts({ language: 'pt', languageTag: parseLanguageTag('pt-PT') }))).toBe(false);
+    expect(ruleMatches(br, facts({ language: 'pt', languageTag: parseLanguageTag('pt') }))).toBe(false);
+    expect(ruleMatches(br, facts({ language: null, languageTag: null }))).toBe(false);
+    const en = { when: { language: ['EN'] }, paths: [] };
+    expect(ruleMatches(en, facts({ language: 'en', languageTag: 'en-us' }))).toBe(true);
+    expect(ruleMatches(en, facts({ language: 'en' }))).toBe(true);
+    expect(ruleMatches(en, facts({ language: 'es', languageTag: 'es-419' }))).toBe(false);
   });
 
   it('skips offers at their daily cap, unless every offer of the path is', () => {
