@@ -271,6 +271,11 @@ export interface ClickWriterOptions {
   spillDir: string;
   writeTimeoutMs?: number;
   holdTimeoutMs: number;
+  /**
+   * How long close() may take (part of SHUTDOWN_TIMEOUT_MS): writes are tried until then, and what
+   * Postgres has not taken by then is spilled, before the process is killed with it in memory.
+   */
+  closeBudgetMs?: number;
   /** Called for each visit buffered because its unique-visit answer came too late. */
   onHoldTimeout?: () => void;
 }
@@ -281,6 +286,9 @@ const reviveDates =
     for (const f of fields) if (typeof row[f] === 'string') row[f] = new Date(row[f] as string);
     return row as T;
   };
+
+/** close()'s budget when none is given: half the default SHUTDOWN_TIMEOUT_MS. */
+const DEFAULT_CLOSE_BUDGET_MS = 5000;
 
 export async function createClickWriter(opts: ClickWriterOptions): Promise<TrackingClickWriter> {
   const common = { batchMax: opts.batchMax, flushMs: opts.flushMs, bufferMax: opts.bufferMax, spillDir: opts.spillDir, log: opts.log, writeTimeoutMs: opts.writeTimeoutMs };
@@ -329,13 +337,14 @@ export async function createClickWriter(opts: ClickWriterOptions): Promise<Track
   sweeper.unref();
 
   /** Waits for held visits to be released (by their answer or the sweep), then writes everything. */
-  const flushAll = async (spillOnFailure: boolean, attempts: number) => {
+  const flushAll = async (spillOnFailure: boolean, attempts: number, deadline = Infinity, final = false) => {
     // Only the visits held now: under live traffic new ones keep arriving and wait for the next flush.
     const held = [...waiting.keys()];
-    const giveUp = Date.now() + opts.holdTimeoutMs + sweepEvery * 2;
+    const giveUp = Math.min(deadline, Date.now() + opts.holdTimeoutMs + sweepEvery * 2);
     while (held.some((id) => waiting.has(id)) && Date.now() < giveUp) await new Promise((r) => setTimeout(r, 5));
     for (const id of held) if (waiting.has(id)) timedOut(id);
-    await Promise.all([visits.flush({ spillOnFailure, attempts }), clicks.flush({ spillOnFailure, attempts })]);
+    const how = { spillOnFailure, attempts, deadline, final };
+    await Promise.all([visits.flush(how), clicks.flush(how)]);
   };
 
   return {
@@ -358,8 +367,9 @@ export async function createClickWriter(opts: ClickWriterOptions): Promise<Track
       closed = true;
       await Promise.all([visits.stop(), clicks.stop()]);
       clearInterval(sweeper);
-      // A few quick retries ride out a blip; what Postgres still refuses goes to disk for the next start.
-      await flushAll(true, 3);
+      // A few quick retries ride out a blip; what Postgres still refuses, or has not taken within the
+      // budget, goes to disk for the next start.
+      await flushAll(true, 3, Date.now() + (opts.closeBudgetMs ?? DEFAULT_CLOSE_BUDGET_MS), true);
     },
     stats,
     freshStats: async () => stats(),

@@ -33,8 +33,12 @@ const statsTimer = setInterval(() => post(snapshot()), settings.statsEveryMs);
 async function close() {
   clearInterval(statsTimer);
   await writer.close();
-  await store.close();
-  await database.close();
+}
+
+/** After the answer to close: the main thread ends this thread, so a hung connection cannot hold the exit. */
+function closeConnections() {
+  store.close().catch((err: Error) => log.warn({ err: err.message }, 'closing redis'));
+  database.close().catch((err: Error) => log.warn({ err: err.message }, 'closing postgres'));
 }
 
 port.on('message', (msg: ToRecorder) => {
@@ -61,6 +65,7 @@ port.on('message', (msg: ToRecorder) => {
         () => {
           post(snapshot());
           post({ type: 'done', id: msg.id });
+          if (msg.type === 'close') closeConnections();
         },
         (err: Error) => post({ type: 'done', id: msg.id, error: err.message }),
       );

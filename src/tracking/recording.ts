@@ -17,6 +17,8 @@ export interface RecordingSettings {
   /** How long a visit waits for its unique-visit answer before it is buffered anyway. */
   holdTimeoutMs: number;
   uniqueWindowHours: number;
+  /** How long closing may spend writing before it spills what is left (part of SHUTDOWN_TIMEOUT_MS). */
+  closeBudgetMs?: number;
 }
 
 export interface RecordingDeps {
@@ -30,8 +32,8 @@ export interface RecordingDeps {
 
 export async function startLocalRecording(deps: RecordingDeps, settings: RecordingSettings): Promise<{ writer: TrackingClickWriter; recorder: VisitRecorder }> {
   const { db, pool, store, log, counters } = deps;
-  const { batchMax, flushMs, bufferMax, spillDir, holdTimeoutMs } = settings;
-  const writer = await createClickWriter({ db, pool, log, batchMax, flushMs, bufferMax, spillDir, holdTimeoutMs, onHoldTimeout: () => counters.uniqueCheckTimedOut++ });
+  const { batchMax, flushMs, bufferMax, spillDir, holdTimeoutMs, closeBudgetMs } = settings;
+  const writer = await createClickWriter({ db, pool, log, batchMax, flushMs, bufferMax, spillDir, holdTimeoutMs, closeBudgetMs, onHoldTimeout: () => counters.uniqueCheckTimedOut++ });
   const recorder = localVisitRecorder(writer, createHotVisitWriter(store, hotVisitWriterOptions({ writer, counters, log })), settings.uniqueWindowHours);
   return { writer, recorder };
 }

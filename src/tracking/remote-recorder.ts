@@ -86,6 +86,22 @@ export interface RemoteRecorder {
   thread(): Worker;
 }
 
+type Queue = ClickWriterStats['landerClicks'];
+/** The running totals of `a` and `b`; the gauges (buffered, health, last error) are `b`'s. */
+function addTotals(a: Queue, b: Queue): Queue {
+  const dropped: Record<string, number> = { ...a.dropped };
+  for (const [k, v] of Object.entries(b.dropped)) dropped[k] = (dropped[k] ?? 0) + v;
+  return {
+    ...b,
+    written: a.written + b.written,
+    batches: a.batches + b.batches,
+    failedBatches: a.failedBatches + b.failedBatches,
+    spilled: a.spilled + b.spilled,
+    replayed: a.replayed + b.replayed,
+    dropped,
+  };
+}
+
 export async function startRemoteRecorder(settings: RecorderSettings, counters: TrackingCounters, log: FastifyBaseLogger): Promise<RemoteRecorder> {
   let stats: ClickWriterStats = { visits: { ...emptyQueue(), awaitingUniqueCheck: 0 }, landerClicks: emptyQueue() };
   let nextId = 1;
@@ -94,6 +110,8 @@ export async function startRemoteRecorder(settings: RecorderSettings, counters: 
   // Messages other than visits, kept while no thread is running (between a crash and the restart).
   let outbox: ToRecorder[] = [];
   let droppedWhileDown = 0;
+  // Totals of the threads that died: a restart must not make written, spilled or dropped go backwards.
+  let before: ClickWriterStats | undefined;
   let scheduled = false;
   let closing = false;
   let alive = false;
@@ -122,8 +140,10 @@ export async function startRemoteRecorder(settings: RecorderSettings, counters: 
     scheduled = true;
     setImmediate(send);
   };
-  const withDropped = (s: ClickWriterStats): ClickWriterStats =>
-    droppedWhileDown === 0 ? s : { ...s, visits: { ...s.visits, dropped: { ...s.visits.dropped, recording_thread_down: droppedWhileDown } } };
+  const withDropped = (current: ClickWriterStats): ClickWriterStats => {
+    const s = before ? { visits: { ...addTotals(before.visits, current.visits), awaitingUniqueCheck: current.visits.awaitingUniqueCheck }, landerClicks: addTotals(before.landerClicks, current.landerClicks) } : current;
+    return droppedWhileDown === 0 ? s : { ...s, visits: { ...s.visits, dropped: { ...s.visits.dropped, recording_thread_down: droppedWhileDown } } };
+  };
 
   const start = () =>
     new Promise<void>((resolve, reject) => {
@@ -144,7 +164,7 @@ export async function startRemoteRecorder(settings: RecorderSettings, counters: 
             return;
           }
           case 'stats':
-            stats = withDropped(msg.stats);
+            stats = msg.stats;
             Object.assign(counters, msg.problems);
             return;
           case 'peeked':
@@ -161,6 +181,11 @@ export async function startRemoteRecorder(settings: RecorderSettings, counters: 
       w.on('error', (err) => log.error({ err }, 'recording thread failed'));
       w.on('exit', (code) => {
         alive = false;
+        if (ready) {
+          before = withDropped(stats);
+          delete before.visits.dropped.recording_thread_down;
+          stats = { visits: { ...emptyQueue(), awaitingUniqueCheck: 0 }, landerClicks: emptyQueue() };
+        }
         for (const p of waiting.values()) p.reject(new Error(`recording thread exited (${code})`));
         waiting.clear();
         if (!ready) reject(new Error(`recording thread exited (${code}) before it was ready`));
@@ -200,7 +225,11 @@ export async function startRemoteRecorder(settings: RecorderSettings, counters: 
     },
     peek(clickId) {
       const here = items.find((i) => i.visit.clickId === clickId)?.visit;
-      return here ? Promise.resolve(here) : ask<VisitRow | undefined>({ type: 'peek', clickId });
+      if (here) return Promise.resolve(here);
+      // No thread, no buffer to look in: the caller goes on to Redis and Postgres instead of waiting
+      // (a postback would otherwise hang until the next thread is up, or for good if it never is).
+      if (!alive) return Promise.resolve(undefined);
+      return ask<VisitRow | undefined>({ type: 'peek', clickId });
     },
     async flush() {
       send();
@@ -209,8 +238,11 @@ export async function startRemoteRecorder(settings: RecorderSettings, counters: 
     async close() {
       send();
       closing = true;
-      await ask({ type: 'close' });
-      await worker.terminate();
+      try {
+        await ask({ type: 'close' });
+      } finally {
+        await worker.terminate();
+      }
     },
     stats: () => withDropped(stats),
     // The thread sends its figures before it answers.

@@ -79,6 +79,8 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
     spillDir: config.CLICK_SPILL_DIR ?? join(config.TRACKLANE_DATA_DIR, 'spill'),
     // Past the Redis command timeout, so a slow answer still counts; a hung store cannot hold visits back.
     holdTimeoutMs: Math.max(1000, config.REDIS_COMMAND_TIMEOUT_MS * 2),
+    // Half the shutdown budget for writing; what Postgres has not taken by then is spilled in time.
+    closeBudgetMs: Math.floor(config.SHUTDOWN_TIMEOUT_MS / 2),
     uniqueWindowHours: config.UNIQUE_WINDOW_HOURS,
   };
   const { writer, recorder } = usesRecordingThread(ctx)

@@ -121,4 +121,26 @@ describe('recording thread', () => {
       await writer.close();
     }
   });
+
+  it('while no thread runs, peek answers at once (a postback goes on to Redis and Postgres), and the totals survive the restart', async () => {
+    const { writer, recorder, thread } = await startRemoteRecorder(settings, newCounters(), log);
+    try {
+      for (let i = 400; i < 410; i++) recorder.record(visit(`thr${i}`), `total${i}`, 7);
+      await writer.flush();
+      expect(writer.stats().visits.written).toBe(10);
+      const first = thread();
+      const exited = new Promise((r) => first.once('exit', r));
+      await first.terminate();
+      await exited;
+      // Answered without the next thread (before, the question waited in the outbox for it).
+      expect(await writer.peek('thr401')).toBeUndefined();
+      expect(thread()).toBe(first);
+      for (let i = 410; i < 415; i++) recorder.record(visit(`thr${i}`), `total${i}`, 7);
+      await writer.flush();
+      expect(thread()).not.toBe(first);
+      expect(writer.stats().visits).toMatchObject({ written: 15, batches: 2, buffered: 0 });
+    } finally {
+      await writer.close();
+    }
+  });
 });
