@@ -17,26 +17,36 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
+/**
+ * An app on a Postgres database of its own (so the test can cut it off) with a spill directory of
+ * its own and `replayMs` as POSTBACK_SPILL_REPLAY_MS; the workers are off. Returns it with one
+ * visit per `clicks` made and flushed.
+ */
+async function outageApp(key: string, replayMs: string, clicks: number) {
+  const backend = await openTestBackend('postgres');
+  const dbName = new URL(backend.env.DATABASE_URL).pathname.slice(1);
+  const spillDir = mkdtempSync(join(tmpdir(), 'tracklane-postback-spill-'));
+  const t = await buildTestApp(backend, { ownConnections: true, env: { POSTBACK_WORKER_MS: '0', POSTBACK_SPILL_REPLAY_MS: replayMs, POSTBACK_SPILL_DIR: spillDir } });
+  cleanups.push(
+    () => backend.destroy(),
+    () => rmSync(spillDir, { recursive: true, force: true }),
+    () => t.close(),
+    () => allowConnections(dbName),
+  );
+  await seedDirectCampaign(t.app.ctx, key);
+  const clickIds: string[] = [];
+  for (let i = 0; i < clicks; i++) {
+    const res = await t.app.inject({ url: `/click/${key}`, headers: { 'user-agent': 'Mozilla/5.0 Firefox/120.0' } });
+    clickIds.push(/tlcid=([0-9A-Za-z]+)/.exec(String(res.headers['set-cookie']))![1]);
+  }
+  await t.app.ctx.clickWriter!.flush();
+  return { t, dbName, spillDir, clickIds };
+}
+
 describe('/postback during a Postgres outage', () => {
   it('answers 200, keeps the postbacks on disk and records them in arrival order once Postgres is back', async () => {
-    const backend = await openTestBackend('postgres');
-    const dbName = new URL(backend.env.DATABASE_URL).pathname.slice(1);
-    const spillDir = mkdtempSync(join(tmpdir(), 'tracklane-postback-spill-'));
-    // The workers stay off: the test replays by hand, at the moment it chooses.
-    const t = await buildTestApp(backend, { ownConnections: true, env: { POSTBACK_WORKER_MS: '0', POSTBACK_SPILL_REPLAY_MS: '0', POSTBACK_SPILL_DIR: spillDir } });
-    cleanups.push(
-      () => backend.destroy(),
-      () => rmSync(spillDir, { recursive: true, force: true }),
-      () => t.close(),
-      () => allowConnections(dbName),
-    );
-    await seedDirectCampaign(t.app.ctx, 'pbout');
-    const clickIds: string[] = [];
-    for (let i = 0; i < 2; i++) {
-      const res = await t.app.inject({ url: '/click/pbout', headers: { 'user-agent': 'Mozilla/5.0 Firefox/120.0' } });
-      clickIds.push(/tlcid=([0-9A-Za-z]+)/.exec(String(res.headers['set-cookie']))![1]);
-    }
-    await t.app.ctx.clickWriter!.flush();
+    // The test replays by hand, at the moment it chooses.
+    const { t, dbName, spillDir, clickIds } = await outageApp('pbout', '0', 2);
     const [a, b] = clickIds;
 
     // The outage: no new connections to this database, and every open one cut.
@@ -91,22 +101,10 @@ describe('/postback during a Postgres outage', () => {
     // The postback time is when the network called, not when Postgres came back.
     expect(Date.now() - rows[1].convertedAt.getTime()).toBeLessThan(60_000);
   }, 30_000);
+
   it('replays on its own once Postgres is back, also with the pending and forwarding workers off', async () => {
-    const backend = await openTestBackend('postgres');
-    const dbName = new URL(backend.env.DATABASE_URL).pathname.slice(1);
-    const spillDir = mkdtempSync(join(tmpdir(), 'tracklane-postback-spill-'));
     // POSTBACK_WORKER_MS=0 leaves the workers to another instance; the spill is this one's own.
-    const t = await buildTestApp(backend, { ownConnections: true, env: { POSTBACK_WORKER_MS: '0', POSTBACK_SPILL_REPLAY_MS: '100', POSTBACK_SPILL_DIR: spillDir } });
-    cleanups.push(
-      () => backend.destroy(),
-      () => rmSync(spillDir, { recursive: true, force: true }),
-      () => t.close(),
-      () => allowConnections(dbName),
-    );
-    await seedDirectCampaign(t.app.ctx, 'pbself');
-    const res = await t.app.inject({ url: '/click/pbself', headers: { 'user-agent': 'Mozilla/5.0 Firefox/120.0' } });
-    const clickId = /tlcid=([0-9A-Za-z]+)/.exec(String(res.headers['set-cookie']))![1];
-    await t.app.ctx.clickWriter!.flush();
+    const { t, dbName, clickIds: [clickId] } = await outageApp('pbself', '100', 1);
 
     await refuseConnections(dbName);
     const kept = await t.app.inject({ url: `/postback?cid=${clickId}&payout=4&txid=self1`, headers: { accept: 'application/json' } });
