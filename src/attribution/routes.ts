@@ -15,15 +15,24 @@ export const CLICK_COOKIE = 'tlcid';
 /** The smallest transparent 1x1 GIF. */
 export const PIXEL_GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
 
+/** What the parameters shared by /postback and the pixel mean (the OpenAPI text of both). */
+const PARAM_DOCS = {
+  cid: 'click ID (also clickid, click_id, subid, cnv_id)',
+  payout: 'decimal payout (also sum, revenue, rev, amount); absent = the offer payout',
+  txid: 'transaction ID (also tid, tx, transaction_id)',
+  type: 'conversion type (also et, ct); default conversion',
+  currency: 'ISO 4217 currency of the payout; default the offer currency',
+};
+
 const str = (description: string) => z.string().optional().describe(description);
 /** Documents the parameters; anything else a network appends is kept as received. */
 const PostbackQuery = z.looseObject({
-  cid: str('click ID (also clickid, click_id, subid, cnv_id)'),
-  payout: str('decimal payout (also sum, revenue, rev, amount); absent = the offer payout'),
-  txid: str('transaction ID (also tid, tx, transaction_id)'),
+  cid: str(PARAM_DOCS.cid),
+  payout: str(PARAM_DOCS.payout),
+  txid: str(PARAM_DOCS.txid),
   status: str('approved/sale/confirmed, pending/lead/hold, declined/rejected/reversed/chargeback, or the network statusMap words'),
-  type: str('conversion type (also et, ct); default conversion'),
-  currency: str('ISO 4217 currency of the payout; default the offer currency'),
+  type: str(PARAM_DOCS.type),
+  currency: str(PARAM_DOCS.currency),
   secret: str('the affiliate network postback secret (or header x-tracklane-secret)'),
 });
 
@@ -101,12 +110,12 @@ export const attributionRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async 
   // Documents the parameters the pixel reads; it accepts any query (anything is a GIF), as a record would.
   const pixelParam = (description: string) => z.unknown().optional().describe(description);
   const PixelQuery = z.looseObject({
-    cid: pixelParam('click ID (also clickid, click_id, subid, cnv_id); absent = the tlcid cookie set by /click'),
-    payout: pixelParam('decimal payout (also sum, revenue, rev, amount); absent = the offer payout'),
-    txid: pixelParam('transaction ID (also tid, tx, transaction_id)'),
+    cid: pixelParam(`${PARAM_DOCS.cid}; absent = the tlcid cookie set by /click`),
+    payout: pixelParam(PARAM_DOCS.payout),
+    txid: pixelParam(PARAM_DOCS.txid),
     status: pixelParam('status of a new conversion, as for /postback (default approved); an existing one keeps its status'),
-    type: pixelParam('conversion type (also et, ct); default conversion'),
-    currency: pixelParam('ISO 4217 currency of the payout; default the offer currency'),
+    type: pixelParam(PARAM_DOCS.type),
+    currency: pixelParam(PARAM_DOCS.currency),
   });
   app.get(
     '/pixel.gif',
