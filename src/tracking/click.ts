@@ -197,18 +197,19 @@ const NO_TOKENS: TokenValues = (name) => (name.startsWith('var:') || (DESTINATIO
 type FallbackVisitor = Pick<TokenContext, 'ip' | 'country' | 'device' | 'os' | 'osVersion' | 'browser' | 'browserVersion' | 'language'>;
 
 /**
- * The tokens of a fallback URL (validated against DESTINATION_TOKENS like an offer's): what the
- * request tells (campaign, traffic source, visitor, parameters) is filled; no visit is recorded
- * there, so there is no click ID, offer or lander, and those are empty, never `{clickid}` as written.
+ * The tokens of an answer that records no visit (a fallback URL, or the default offer of a
+ * click-through whose visit is unknown): what the request tells (campaign, traffic source,
+ * visitor, parameters, the offer chosen) is filled; there is no click ID or lander, and tokens
+ * with no value are empty, never `{clickid}` as written.
  */
-function fallbackTokens(campaign: ResolvedCampaign, visitor: FallbackVisitor, params: Record<string, string>): TokenValues {
+function fallbackTokens(campaign: ResolvedCampaign, visitor: FallbackVisitor, params: Record<string, string>, offer?: ResolvedOffer): TokenValues {
   const byRole: Partial<Record<string, string>> = {};
   for (const p of campaign.trafficSource.params) if (params[p.name] !== undefined && byRole[p.role] === undefined) byRole[p.role] = params[p.name];
   const values = tokenValues({
     ...visitor,
     clickId: '',
     campaign,
-    offer: undefined,
+    offer,
     lander: undefined,
     externalId: byRole.externalId ?? null,
     cost: '0',
@@ -479,7 +480,8 @@ export async function handleCta(deps: TrackingDeps, req: CtaRequest): Promise<Cl
   const clickTokens = (o: ResolvedOffer | undefined) =>
     tokenValues({ ...click, ip: req.ip, osVersion: null, browserVersion: null, campaign, offer: o, lander, cost: click.cost ?? '0', params: click.params ?? {} });
   // The visit is recorded, so its fallback gets the click ID (and everything else but the offer).
-  const clickFallbackTokens: TokenValues = (name) => clickTokens(undefined)(name) ?? NO_TOKENS(name);
+  const withoutOffer = clickTokens(undefined);
+  const clickFallbackTokens: TokenValues = (name) => withoutOffer(name) ?? NO_TOKENS(name);
   if (!offer) return { answer: fallback(deps, campaign, 'no offer for the click-through', clickFallbackTokens) };
   const destination = buildDestination(offer.url, clickTokens(offer));
   if (!destination.ok) {
@@ -508,16 +510,10 @@ function defaultOfferAnswer(deps: TrackingDeps, campaign: ResolvedCampaign, ip: 
   // Offers at their daily cap are skipped here too, as /click skips them.
   const offerId = pi >= 0 ? chooseOffer(paths[pi].offers, deps.random, deps.offerCaps?.capped()) : null;
   const offer = offerId !== null ? campaign.offers.get(offerId) : undefined;
-  const tokens = fallbackTokens(campaign, { ...NO_VISITOR, ip }, {});
+  const visitor = { ...NO_VISITOR, ip };
+  const tokens = fallbackTokens(campaign, visitor, {});
   if (!offer) return fallback(deps, campaign, 'no default offer', tokens);
-  const none = null;
-  const destination = buildDestination(
-    offer.url,
-    tokenValues({
-      clickId: '', campaign, offer, lander: undefined, ip, country: none, device: none, os: none, osVersion: none, browser: none,
-      browserVersion: none, language: none, externalId: none, cost: '0', tsCampaign: none, tsAdset: none, tsAd: none, tsPlacement: none, params: {},
-    }),
-  );
+  const destination = buildDestination(offer.url, fallbackTokens(campaign, visitor, {}, offer));
   if (!destination.ok) {
     reject(deps, destination.reason);
     return fallback(deps, campaign, `destination ${destination.reason}`, tokens);
