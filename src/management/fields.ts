@@ -65,11 +65,13 @@ export const Currency = z
 
 export const Weight = z.number().positive('a weight must be greater than 0').max(1_000_000).finite();
 
+// overwrite, not transform: a campaign's answer serialises its flow through this schema, and a
+// one-way transform there made every answer holding an `ip` rule a 500.
 export const Cidr = z
   .string()
   .trim()
   .refine(isValidCidr, 'expected an IP address or CIDR range such as 203.0.113.0/24')
-  .transform(normalizeCidr);
+  .overwrite((v) => (isValidCidr(v) ? normalizeCidr(v) : v));
 
 /** A macro the other side fills in: no spaces, nothing that would end a query parameter. */
 export const Macro = z

@@ -69,6 +69,7 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
       return reply.code(code).header('etag', etagOf(spec.kind, row)).send(body as never);
     };
     const tags = [spec.tag];
+    const a = /^[aeiou]/.test(spec.what) ? 'an' : 'a'; // OpenAPI summaries: "an offer", "an affiliate network"
 
     app.get(
       spec.path,
@@ -91,7 +92,7 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
       {
         schema: {
           tags,
-          summary: `Get a ${spec.what}`,
+          summary: `Get ${a} ${spec.what}`,
           description: 'The ETag header identifies this version; send it back as If-Match when you PATCH.',
           params: IdParam,
           response: { 200: spec.out, 400: ErrorOut, 404: ErrorOut },
@@ -104,7 +105,7 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
       {
         schema: {
           tags,
-          summary: `Create a ${spec.what}`,
+          summary: `Create ${a} ${spec.what}`,
           description: spec.createDescription,
           body: spec.create,
           response: { 201: spec.out, 400: ErrorOut, 409: ErrorOut },
@@ -117,7 +118,7 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
       {
         schema: {
           tags,
-          summary: `Change a ${spec.what}`,
+          summary: `Change ${a} ${spec.what}`,
           description: 'Only the fields sent change. With If-Match, a stale ETag gets 412 instead of overwriting someone else; without it the last write wins.',
           params: IdParam,
           headers: IfMatch,
@@ -132,7 +133,7 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
       {
         schema: {
           tags,
-          summary: `Archive a ${spec.what}`,
+          summary: `Archive ${a} ${spec.what}`,
           description: 'Archives (status archived) and returns it; nothing is deleted, so reports and old links keep working. PATCH status back to restore.',
           params: IdParam,
           headers: IfMatch,

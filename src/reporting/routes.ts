@@ -77,7 +77,7 @@ const ReportQuery = withVarFilters({
 
 const logShape = {
   ...common,
-  attribution: z.enum(['visit', 'postback']).default('postback').describe('conversions: range over the visit time or the postback time'),
+  attribution: z.enum(['visit', 'postback']).default('postback').describe('conversion log only: range over the visit time or the postback time (the visit log always uses the visit time)'),
   cursor: z.string().max(400).optional().describe('nextCursor of the previous page'),
   limit: z.coerce.number().int().min(1).max(1000).default(100).describe('rows per page, at most 1000 (JSON only)'),
 };

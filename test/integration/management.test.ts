@@ -271,6 +271,25 @@ describe.each(BACKENDS)('management API on %s', (backend) => {
       expect(dup.body.error.field).toBe('key');
     });
 
+    it('answers every request about a campaign with an ip rule, its ranges trimmed and lower-cased (the answer goes through the input schema)', async () => {
+      const ipFlow = { rules: [{ when: { ip: [' 203.0.113.7/24 ', '2001:DB8::/32'] }, paths: [{ offers: [{ id: offerB.id }] }] }], paths: [{ offers: [{ id: offerA.id }] }] };
+      const c = await created('/api/campaigns', { name: 'IP rule', trafficSourceId: ts.id, flow: ipFlow });
+      expect(c.flow.rules[0].when.ip).toEqual(['203.0.113.7/24', '2001:db8::/32']);
+      const got = await call('GET', `/api/campaigns/${c.id}`);
+      expect(got.status, JSON.stringify(got.body)).toBe(200);
+      expect(got.body.flow.rules[0].when.ip).toEqual(['203.0.113.7/24', '2001:db8::/32']);
+      const list = await call('GET', '/api/campaigns?pageSize=100');
+      expect(list.status, JSON.stringify(list.body)).toBe(200);
+      expect(list.body.items.some((x: Json) => x.id === c.id)).toBe(true);
+      const patched = await call('PATCH', `/api/campaigns/${c.id}`, { name: 'IP rule 2' });
+      expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+      const clone = await call('POST', `/api/campaigns/${c.id}/clone`, {});
+      expect(clone.status, JSON.stringify(clone.body)).toBe(201);
+      expect(clone.body.flow.rules[0].when.ip).toEqual(['203.0.113.7/24', '2001:db8::/32']);
+      expect((await call('DELETE', `/api/campaigns/${c.id}`)).status).toBe(200);
+      await rejects('POST', '/api/campaigns', { name: 'Bad IP', trafficSourceId: ts.id, flow: { ...ipFlow, rules: [{ when: { ip: ['300.1.1.1'] }, paths: [{ offers: [{ id: offerB.id }] }] }] } }, 'flow.rules[0].when.ip[0]');
+    });
+
     it('clones a campaign with its flow, cost and settings under a new key', async () => {
       const original = await created('/api/campaigns', { name: 'FB DE', trafficSourceId: ts.id, cost: { model: 'cpm', value: '2' }, flow: flow(), redirectMode: 'meta', fallbackUrl: 'https://fallback.example/' });
       const copy = await call('POST', `/api/campaigns/${original.id}/clone`, {});
