@@ -1,8 +1,9 @@
 // Reads a postback's parameters: every alias networks use, strict validation (a forged or garbled
 // payout must never be stored), and the status mapping. Pure functions, no I/O.
+import { parse as parseQueryString } from 'node:querystring';
 import type { ConversionStatus } from '../db/schema.js';
 import { badRequest } from '../http/errors.js';
-import { isMoney, normalizeMoney } from './decimal.js';
+import { normalizeMoney } from './decimal.js';
 
 /** Each field and the parameter names that carry it, in order of preference. */
 export const PARAM_ALIASES = {
@@ -20,7 +21,7 @@ export type ParamField = keyof typeof PARAM_ALIASES;
 /** Longest accepted value per field; anything else a network appends is capped at MAX_OTHER_LENGTH. */
 const MAX_LENGTH: Record<ParamField, number> = {
   clickId: 128,
-  payout: 32,
+  payout: 33,
   txid: 128,
   status: 64,
   type: 64,
@@ -41,17 +42,54 @@ export interface PostbackParams {
   /** Upper-case ISO 4217, or undefined for "the offer's currency". */
   currency?: string;
   secret?: string;
+  /** The parameter each field was read from (`sum`, `PAYOUT`), so an error names what the network sent. */
+  names: Partial<Record<ParamField, string>>;
   /** Every parameter as received except the secret, for the conversion row and the unattributed list. */
   raw: Record<string, string>;
 }
 
 const TYPE_RE = /^[\p{L}\p{N}_.:-]{1,64}$/u;
+/**
+ * A plain non-negative decimal, as decimal.ts's isMoney, but with up to 20 places: a network that
+ * computes in floats prints 0.1 + 0.2 as 0.30000000000000004. It is rounded to 6 places like any
+ * payout; what is refused stays refused (signs, exponents, commas, letters).
+ */
+const PAYOUT_RE = /^\d{1,12}(?:\.\d{1,20})?$/;
 const CURRENCY_RE = /^[A-Za-z]{3}$/;
 // Control characters have no business in an ID and would garble logs and CSV exports.
 const CONTROL_RE = /[\u0000-\u001f\u007f]/;
 
-/** The parameters Tracklane reads; every other one is only kept with the conversion. */
-const READ_PARAMS: ReadonlySet<string> = new Set(Object.values(PARAM_ALIASES).flat());
+/** The field each parameter name Tracklane reads belongs to; every other parameter is only kept with the conversion. */
+const FIELD_OF: ReadonlyMap<string, ParamField> = new Map(
+  (Object.entries(PARAM_ALIASES) as [ParamField, readonly string[]][]).flatMap(([field, names]) => names.map((n) => [n, field] as const)),
+);
+
+/**
+ * The alias a received name stands for. Names are matched without regard to case (a template
+ * typed as `CID=...&Payout=...` must not have its payout silently replaced by the offer's), and
+ * `amp;payout` is payout: a template copied out of an HTML page keeps its `&amp;` separators.
+ */
+export function aliasOf(name: string): string | undefined {
+  if (FIELD_OF.has(name)) return name;
+  let lower = name.toLowerCase();
+  if (lower.startsWith('amp;')) lower = lower.slice(4);
+  return FIELD_OF.has(lower) ? lower : undefined;
+}
+
+// A macro name: what networks put between the delimiters (aff_sub, transaction_id, s2, status:mapping).
+const NAME = String.raw`[A-Za-z_][\w.:-]{0,63}`;
+/** {x} {{x}} %x% [x] #x# __X__ ${X}: the macro syntaxes of TUNE, Everflow, CAKE, Affise, Keitaro, Binom and the rest. */
+const MACRO_RE = new RegExp(String.raw`^(?:\{${NAME}\}|\{\{\s*${NAME}\s*\}\}|%${NAME}%|\[${NAME}\]|#${NAME}#|__[A-Za-z][A-Za-z0-9_]{0,63}__|\$\{${NAME}\})$`);
+/** First characters of the syntaxes above: anything else (every real payout) skips the regex. */
+const MACRO_OPENERS = new Set(['{', '%', '[', '#', '_', '$']);
+
+/**
+ * True when `value` is a macro the network left unfilled (`{payout}`, `#price#`, `%TXID%`): its
+ * postback template names a macro it has no value for, and sends the placeholder itself.
+ */
+export function isUnfilledMacro(value: string): boolean {
+  return value.length > 2 && MACRO_OPENERS.has(value[0]) && MACRO_RE.test(value);
+}
 
 const scalar = (value: unknown): string | undefined => {
   if (typeof value === 'string') return value;
@@ -82,7 +120,7 @@ export function flattenParams(...sources: unknown[]): Record<string, string> {
     for (const [key, value] of Object.entries(source as Record<string, unknown>)) {
       if (key.length > 64) throw badRequest(key.slice(0, 64), 'parameter name is too long');
       if (value === null || value === undefined) continue;
-      const read = READ_PARAMS.has(key);
+      const read = aliasOf(key) !== undefined;
       let v = scalar(value);
       if (v === undefined) {
         const values = Array.isArray(value) ? value.map(scalar) : [];
@@ -102,52 +140,90 @@ export function flattenParams(...sources: unknown[]): Record<string, string> {
   return out;
 }
 
-function pick(params: Record<string, string>, field: ParamField): string | undefined {
-  let found: { name: string; value: string } | undefined;
-  for (const name of PARAM_ALIASES[field]) {
-    const value = params[name]?.trim();
-    if (value === undefined || value === '') continue;
-    // Two aliases with different values (payout=1&sum=1000) is a garbled or forged request.
-    if (found && found.value !== value) throw badRequest(name, `${name} and ${found.name} disagree`);
-    found ??= { name, value };
+/**
+ * A `text/plain` body: some networks' HTTP clients label a form (`cid=...&payout=...`) or a JSON
+ * object that way. Anything that is not a JSON object is read as a form, as a form parser would.
+ */
+export function parseTextBody(body: string): Record<string, unknown> | undefined {
+  const text = body.trim();
+  if (text === '') return undefined;
+  if (text.startsWith('{')) {
+    try {
+      return JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw badRequest('body', 'body starts like JSON but is not a valid JSON object');
+    }
   }
+  return parseQueryString(text) as Record<string, unknown>;
+}
+
+interface Found {
+  name: string;
+  value: string;
+}
+
+/** Fields where an unfilled macro means "not sent", so the default applies (see isUnfilledMacro). */
+const MACRO_MEANS_ABSENT: ReadonlySet<ParamField> = new Set(['payout', 'txid', 'status', 'type', 'currency']);
+
+/** What is found for `field` once parameter `name` is looked at, given what was found before it. */
+function consider(found: Found | undefined, field: ParamField, name: string, received: string): Found | undefined {
+  const value = received.trim();
+  if (value === '') return found;
+  // Not for the click ID (the postback stays unattributed with its raw parameters, so the user
+  // sees the template is wrong) nor the secret (it must match, whatever it looks like).
+  if (MACRO_MEANS_ABSENT.has(field) && isUnfilledMacro(value)) return found;
+  // Two aliases with different values (payout=1&sum=1000) is a garbled or forged request.
+  if (found && found.value !== value) throw badRequest(name, `${name} and ${found.name} disagree`);
+  return found ?? { name, value };
+}
+
+/** Reads one field from its aliases and their other spellings; records the name it was read from. */
+function pick(params: Record<string, string>, field: ParamField, variants: readonly [ParamField, string][], names: PostbackParams['names']): string | undefined {
+  let found: Found | undefined;
+  for (const name of PARAM_ALIASES[field]) if (Object.hasOwn(params, name)) found = consider(found, field, name, params[name]);
+  for (const [f, name] of variants) if (f === field) found = consider(found, field, name, params[name]);
   if (!found) return undefined;
   if (found.value.length > MAX_LENGTH[field]) throw badRequest(found.name, `${found.name} is longer than ${MAX_LENGTH[field]} characters`);
   if (CONTROL_RE.test(found.value)) throw badRequest(found.name, `${found.name} contains control characters`);
+  names[field] = found.name;
   return found.value;
 }
 
-const fieldName = (params: Record<string, string>, field: ParamField) =>
-  PARAM_ALIASES[field].find((n) => params[n]?.trim()) ?? PARAM_ALIASES[field][0];
-
 /** Validates and normalises a postback; throws a 400 ApiError naming the offending parameter. */
 export function parsePostbackParams(params: Record<string, string>): PostbackParams {
+  // Names read under another spelling (CID, amp;payout): rare, so usually empty.
+  const variants: [ParamField, string][] = [];
+  const raw = { ...params };
   for (const [key, value] of Object.entries(params)) {
     if (value.length > MAX_OTHER_LENGTH) throw badRequest(key, `${key} is longer than ${MAX_OTHER_LENGTH} characters`);
+    const alias = aliasOf(key);
+    if (alias === undefined) continue;
+    const field = FIELD_OF.get(alias)!;
+    if (alias !== key) variants.push([field, key]);
+    if (field === 'secret') delete raw[key];
   }
-  const clickId = pick(params, 'clickId');
-  const payoutRaw = pick(params, 'payout');
+  const names: PostbackParams['names'] = {};
+  const clickId = pick(params, 'clickId', variants, names);
+  const payoutRaw = pick(params, 'payout', variants, names);
   let payout: string | undefined;
   if (payoutRaw !== undefined) {
     // Only plain decimals: abc, -5, 1e400, NaN, Infinity, 0x10 and 1,5 are refused, not coerced.
-    if (!isMoney(payoutRaw)) throw badRequest(fieldName(params, 'payout'), `${fieldName(params, 'payout')} must be a plain non-negative decimal such as 12.50`);
+    if (!PAYOUT_RE.test(payoutRaw)) throw badRequest(names.payout, `${names.payout} must be a plain non-negative decimal such as 12.50`);
     payout = normalizeMoney(payoutRaw);
   }
-  const currencyRaw = pick(params, 'currency');
-  if (currencyRaw !== undefined && !CURRENCY_RE.test(currencyRaw)) throw badRequest('currency', 'currency must be an ISO 4217 code such as USD');
-  const type = pick(params, 'type') ?? 'conversion';
-  if (!TYPE_RE.test(type)) throw badRequest(fieldName(params, 'type'), 'type may contain letters, digits and _ . : - only');
-  const status = pick(params, 'status');
-  const raw = { ...params };
-  delete raw.secret;
+  const currency = pick(params, 'currency', variants, names);
+  if (currency !== undefined && !CURRENCY_RE.test(currency)) throw badRequest(names.currency, `${names.currency} must be an ISO 4217 code such as USD`);
+  const type = pick(params, 'type', variants, names);
+  if (type !== undefined && !TYPE_RE.test(type)) throw badRequest(names.type, `${names.type} may contain letters, digits and _ . : - only`);
   return {
     clickId,
     payout,
-    txid: pick(params, 'txid'),
-    status,
-    type,
-    currency: currencyRaw?.toUpperCase(),
-    secret: pick(params, 'secret'),
+    txid: pick(params, 'txid', variants, names),
+    status: pick(params, 'status', variants, names),
+    type: type ?? 'conversion',
+    currency: currency?.toUpperCase(),
+    secret: pick(params, 'secret', variants, names),
+    names,
     raw,
   };
 }
@@ -157,20 +233,34 @@ const DEFAULT_STATUS: Record<string, ConversionStatus> = {
   approve: 'approved',
   sale: 'approved',
   confirmed: 'approved',
+  paid: 'approved',
+  success: 'approved',
+  completed: 'approved',
+  complete: 'approved',
+  accepted: 'approved',
   pending: 'pending',
   lead: 'pending',
   hold: 'pending',
   declined: 'declined',
   decline: 'declined',
   rejected: 'declined',
+  reject: 'declined',
   reversed: 'declined',
   chargeback: 'declined',
+  invalid: 'declined',
+  trash: 'declined',
+  fraud: 'declined',
+  refund: 'declined',
+  refunded: 'declined',
+  cancelled: 'declined',
+  canceled: 'declined',
 };
 
 /**
  * The network's own words first (its statusMap, case-insensitive), then the common ones. Absent
  * means approved (most networks only call on a sale). Unknown is undefined: the caller answers
- * 400 so the user adds the word to the network's statusMap instead of it being guessed.
+ * 400 so the user adds the word to the network's statusMap instead of it being guessed. Numeric
+ * codes are never guessed: 2 is pending at Affise and declined elsewhere.
  */
 export function mapStatus(raw: string | undefined, statusMap: Record<string, ConversionStatus> = {}): ConversionStatus | undefined {
   if (raw === undefined || raw.trim() === '') return 'approved';

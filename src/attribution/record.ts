@@ -15,7 +15,7 @@ import { fitsMoney, normalizeMoney, percentOf } from './decimal.js';
 import { findClick, type ClickRecord } from './find-click.js';
 import { insertConversions, type InsertBatcher } from './insert-batcher.js';
 import { fillPostbackUrl } from './forward-url.js';
-import { mapStatus, PARAM_ALIASES, type PostbackParams } from './params.js';
+import { mapStatus, type PostbackParams } from './params.js';
 import type { SettingsCache } from './settings.js';
 
 export type ConversionSource = 'postback' | 'pixel' | 'upload';
@@ -77,8 +77,8 @@ export const hashSecret = (secret: string) => sha256(secret).toString('hex');
 export const presentedSecretHash = (input: Pick<ConversionInput, 'params' | 'secretHash'>) =>
   input.params.secret !== undefined ? hashSecret(input.params.secret) : (input.secretHash ?? null);
 
-const statusField = (raw: Record<string, string>) => PARAM_ALIASES.status.find((n) => raw[n] !== undefined) ?? 'status';
-const payoutField = (raw: Record<string, string>) => PARAM_ALIASES.payout.find((n) => raw[n] !== undefined) ?? 'payout';
+const statusField = (params: PostbackParams) => params.names.status ?? 'status';
+const payoutField = (params: PostbackParams) => params.names.payout ?? 'payout';
 
 /** Finds the click and records; a click that is not visible yet is kept in pending_postbacks. */
 export async function recordConversion(deps: RecordDeps, input: ConversionInput): Promise<RecordedOutcome> {
@@ -92,7 +92,7 @@ export async function recordConversion(deps: RecordDeps, input: ConversionInput)
     throw badRequest('currency', `no rate is set for ${params.currency}; set one in /api/currency-rates`);
   }
   if (mapStatus(params.status) === undefined && input.source !== 'postback') {
-    throw badRequest(statusField(params.raw), `unknown status "${params.status}"`);
+    throw badRequest(statusField(params), `unknown status "${params.status}"`);
   }
   const [row] = await deps.db
     .insert(pendingPostbacks)
@@ -140,13 +140,13 @@ export async function attributeToClick(deps: RecordDeps, click: ClickRecord, inp
   }
 
   const status = mapStatus(params.status, network?.statusMap);
-  if (!status) throw badRequest(statusField(params.raw), `unknown status "${params.status}"; add it to the affiliate network's statusMap`);
+  if (!status) throw badRequest(statusField(params), `unknown status "${params.status}"; add it to the affiliate network's statusMap`);
 
   // A payout without a currency is in the offer's currency: that is what the network pays in.
   const amount = params.payout ?? offer?.payout ?? '0';
   const currency = (params.payout !== undefined ? params.currency : undefined) ?? offer?.currency ?? deps.accountCurrency;
   const payout = await deps.rates.toAccount(amount, currency);
-  if (payout === undefined) throw badRequest(params.currency ? 'currency' : payoutField(params.raw), `no rate is set for ${currency}; set one in /api/currency-rates`);
+  if (payout === undefined) throw badRequest(params.currency ? 'currency' : payoutField(params), `no rate is set for ${currency}; set one in /api/currency-rates`);
   // A currency sent without a payout does not apply (the offer's payout is in the offer's
   // currency), but one with no rate is refused as it is for an unknown click: a 400 either way.
   if (params.currency && params.payout === undefined && params.currency !== currency && (await deps.rates.toAccount('0', params.currency)) === undefined) {
@@ -156,7 +156,7 @@ export async function attributeToClick(deps: RecordDeps, click: ClickRecord, inp
   // 12 digits pass the parser, but a rate above 1 (or rounding 999999999999.9999999 up) can take
   // the amount past numeric(18, 6): refused here rather than a 500 from the insert.
   if (!fitsMoney(payout) || !fitsMoney(originalPayout)) {
-    throw badRequest(payoutField(params.raw), `${payoutField(params.raw)}: ${fitsMoney(originalPayout) ? `${payout} ${deps.accountCurrency}` : `${originalPayout} ${currency}`} is more than a payout can hold`);
+    throw badRequest(payoutField(params), `${payoutField(params)}: ${fitsMoney(originalPayout) ? `${payout} ${deps.accountCurrency}` : `${originalPayout} ${currency}`} is more than a payout can hold`);
   }
   const cost = conversionCost(campaign, status, payout);
   const txid = params.txid ?? (offer?.allowDuplicates ? `auto-${randomUUID()}` : '');

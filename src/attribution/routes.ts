@@ -5,7 +5,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { ApiError } from '../http/errors.js';
-import { flattenParams, parsePostbackParams } from './params.js';
+import { flattenParams, parsePostbackParams, parseTextBody } from './params.js';
 import type { Outcome } from './record.js';
 import { attributionFor } from './service.js';
 
@@ -30,7 +30,7 @@ const PostbackQuery = z.looseObject({
   cid: str(PARAM_DOCS.cid),
   payout: str(PARAM_DOCS.payout),
   txid: str(PARAM_DOCS.txid),
-  status: str('approved/sale/confirmed, pending/lead/hold, declined/rejected/reversed/chargeback, or the network statusMap words'),
+  status: str('approved/sale/confirmed/paid/success/completed, pending/lead/hold, declined/rejected/reversed/chargeback/refund/cancelled/fraud/trash/invalid, or the network statusMap words'),
   type: str(PARAM_DOCS.type),
   currency: str(PARAM_DOCS.currency),
   secret: str('the affiliate network postback secret (or header x-tracklane-secret)'),
@@ -62,6 +62,16 @@ export const attributionRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async 
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const service = await attributionFor(ctx);
 
+  // Some networks' HTTP clients label a form or a JSON object text/plain (this plugin's routes only).
+  fastify.removeContentTypeParser('text/plain');
+  fastify.addContentTypeParser('text/plain', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseTextBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
   const postback = async (req: FastifyRequest, reply: FastifyReply) => {
     const params = parsePostbackParams(flattenParams(req.query, req.method === 'POST' ? req.body : undefined));
     const header = req.headers['x-tracklane-secret'];
@@ -75,20 +85,29 @@ export const attributionRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async 
   const postbackSchema = {
     tags: ['attribution'],
     summary: 'Record a conversion reported by an affiliate network',
-    description: 'Answers `OK` (text), or JSON with the outcome when the request accepts application/json. Duplicates answer 200 with outcome `duplicate`.',
+    description:
+      'Answers `OK` (text), or JSON with the outcome when the request accepts application/json. Duplicates answer 200 with outcome `duplicate`. ' +
+      'Parameter names are read in any case. A macro the network left unfilled (`{payout}`, `{{x}}`, `%x%`, `[x]`, `#x#`, `__X__`, `${X}`) in payout, txid, status, type or currency counts as absent; in the click ID it is kept (the postback ends unattributed). ' +
+      'POST takes a form, JSON, text/plain holding either, or no body. HEAD answers 200 and records nothing.',
     querystring: PostbackQuery,
     response: { 200: PostbackAnswer },
   };
-  app.get('/postback', { schema: postbackSchema }, postback);
+  app.get('/postback', { schema: postbackSchema, exposeHeadRoute: false }, postback);
+  // Uptime checkers and link checkers probe with HEAD: the endpoint is up, and nothing is recorded
+  // (HEAD must not change anything; the network's real call is a GET or POST).
+  app.head('/postback', { schema: { hide: true } }, async (_req, reply) => reply.type('text/plain; charset=utf-8').send());
   // JSON bodies may carry numbers (payout: 12.5); flattenParams turns them into exact strings.
   const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]).optional();
   const PostbackBody = z.looseObject(
     Object.fromEntries(Object.entries(PostbackQuery.shape).map(([k, field]) => [k, scalar.describe(field.description ?? k)])),
   );
-  app.post('/postback', { schema: { ...postbackSchema, body: PostbackBody.optional() } }, postback);
+  // No body at all (a POST with every parameter in the query string) is null, not undefined.
+  app.post('/postback', { schema: { ...postbackSchema, body: PostbackBody.nullish() } }, postback);
 
   // The pixel never fails the page it sits on: whatever happens, a GIF (or a script) comes back.
   const pixel = async (req: FastifyRequest) => {
+    // A HEAD (a link checker, a mail client's prefetch) fetches nothing and must record nothing.
+    if (req.method === 'HEAD') return;
     try {
       const flat = flattenParams(req.query);
       const params = parsePostbackParams(flat);
@@ -137,7 +156,7 @@ export const attributionRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async 
     { schema: { tags: ['attribution'], summary: 'Cookie conversion for pages that prefer a script tag', querystring: PixelQuery } },
     async (req, reply) => {
       await pixel(req);
-      return reply.header('cache-control', 'no-store, max-age=0').type('application/javascript; charset=utf-8').send('/* tracklane conversion recorded */\n');
+      return reply.header('cache-control', 'no-store, max-age=0').type('application/javascript; charset=utf-8').send('/* tracklane */\n');
     },
   );
 };
