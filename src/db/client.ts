@@ -7,6 +7,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import { lockDataDir } from './data-dir-lock.js';
+import { startEmbeddedThread, type EmbeddedThread } from './embedded-thread.js';
 import * as schema from './schema.js';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -67,36 +68,32 @@ export interface EmbeddedOptions {
 }
 
 export async function openEmbedded({ dataDir }: EmbeddedOptions): Promise<Database> {
-  // Loaded lazily: the WASM build is only paid for when it is used.
-  const [{ PGlite }, { drizzle: drizzlePglite }] = await Promise.all([
-    import('@electric-sql/pglite'),
-    import('drizzle-orm/pglite'),
-  ]);
+  const { drizzle: drizzlePglite } = await import('drizzle-orm/pglite');
   let unlock = () => {};
   if (dataDir) {
     mkdirSync(dataDir, { recursive: true });
     // Before PGlite reads a file: a second process on the directory would fork the data.
     unlock = lockDataDir(dataDir);
   }
-  let client: InstanceType<typeof PGlite>;
+  let thread: EmbeddedThread;
   try {
-    client = new PGlite(dataDir);
-    await client.waitReady;
+    // On a thread of its own: PGlite runs each statement on the thread that calls it (embedded-thread.ts).
+    thread = await startEmbeddedThread(dataDir);
   } catch (err) {
     unlock();
     throw err;
   }
-  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  const db = drizzlePglite(thread.client as never, { schema }) as unknown as Db;
   return {
     kind: 'embedded',
     db,
     describe: dataDir ? `embedded postgres (PGlite) in ${dataDir}` : 'embedded postgres (PGlite) in memory',
     async ping() {
-      await client.query('select 1');
+      await thread.client.query('select 1');
     },
     async close() {
       try {
-        if (!client.closed) await client.close();
+        await thread.close();
       } finally {
         unlock();
       }

@@ -125,9 +125,10 @@ function sendCsv(reply: FastifyReply, filename: string, lines: AsyncIterable<str
 /**
  * How often the background fold runs. On Postgres every 5 s: a fold costs mostly one upsert per
  * distinct rollup row, which grows far slower than the deltas (src/reporting/README.md). Embedded
- * Postgres runs the fold on the answering thread, start to end, so there it stays short and
- * frequent: 5 s folds took the embedded /click p99 from 122-133 ms to 214-229 ms in alternating
- * runs (BENCH_ONLY=embedded, BENCH_TRACKER_ENV=ROLLUP_FOLD_MS=1000|5000).
+ * Postgres is one connection: a fold holds every other statement (visit inserts, postbacks,
+ * reports) until it ends, so there it stays short and frequent. (It once ran on the answering
+ * thread, where 5 s folds took the /click p99 from ~125 to ~220 ms; on the database's own thread,
+ * db/embedded-thread.ts, 1 s and 5 s folds measured alike.)
  */
 export const foldEveryMs = (ctx: Pick<AppContext, 'config' | 'database'>) => ctx.config.ROLLUP_FOLD_MS ?? (ctx.database.kind === 'postgres' ? 5000 : 1000);
 

@@ -16,12 +16,9 @@
 // sends every second, after each flush and when asked. A crash of the thread loses what it had
 // buffered, the same bound as a crash of the process (CLICK_FLUSH_MS of visits); another thread is
 // started a second later, and what is recorded meanwhile waits here for it (up to CLICK_BUFFER_MAX).
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { FastifyBaseLogger } from 'fastify';
+import { startModuleThread } from '../threads.js';
 import type { TrackingCounters, VisitRecorder } from './click.js';
 import type { ClickWriterStats, LanderClickRow, TrackingClickWriter } from './click-writer.js';
 import type { VisitRow } from './hot-click.js';
@@ -64,20 +61,7 @@ export type FromRecorder =
 
 const emptyQueue = () => ({ buffered: 0, written: 0, batches: 0, failedBatches: 0, spilled: 0, replayed: 0, dropped: {}, spillFilesPending: 0, postgresHealthy: true, lastError: null, oldestBufferedMs: null });
 
-// Under tsx (development, tests, the benchmark) this module is TypeScript and so is the thread's,
-// which needs tsx's loader registered inside the thread before it is imported (a worker's
-// `--import tsx` comes too late for its entry module on Node 20).
-const IS_TS = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(IS_TS ? './recorder-worker.ts' : './recorder-worker.js', import.meta.url);
-function newWorker(workerData: RecorderSettings): Worker {
-  if (!IS_TS) return new Worker(WORKER_URL, { workerData });
-  // tsx's ESM entry, found through its package.json: require.resolve would give the CJS build.
-  const pkgPath = createRequire(import.meta.url).resolve('tsx/package.json');
-  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
-  const tsxApi = pathToFileURL(join(dirname(pkgPath), pkg.exports['./esm/api'].import.default)).href;
-  const boot = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
-  return new Worker(boot, { eval: true, workerData });
-}
+const newWorker = (settings: RecorderSettings): Worker => startModuleThread(import.meta.url, 'recorder-worker', settings);
 
 export interface RemoteRecorder {
   writer: TrackingClickWriter;

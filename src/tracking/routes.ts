@@ -70,9 +70,9 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
   if (!visitors.geoDb) ctx.log.warn({ path: config.GEOIP_DB ?? 'bundled' }, 'geo database not available: visits are recorded without a country');
 
   const recording: RecordingSettings = {
-    // PGlite runs each statement on this event loop, so a batch's insert holds every redirect behind
-    // it: at most 500 rows there (embedded bench phase, /click p99 40-97 ms -> 33-45 ms, ~5-10%
-    // fewer requests/s). Postgres writes beside the loop and takes bigger batches better.
+    // The embedded database is one connection: a batch's insert holds every other statement (a
+    // postback, a report) until it ends, so at most 500 rows there. Postgres takes bigger batches
+    // better, on connections of their own.
     batchMax: ctx.database.kind === 'embedded' ? Math.min(config.CLICK_BATCH_MAX, EMBEDDED_BATCH_MAX) : config.CLICK_BATCH_MAX,
     flushMs: config.CLICK_FLUSH_MS,
     bufferMax: config.CLICK_BUFFER_MAX,

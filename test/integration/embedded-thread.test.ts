@@ -1,0 +1,71 @@
+// The embedded database on its own thread behaves as PGlite did on the answering thread: errors keep
+// their SQLSTATE, transactions commit or roll back as a whole and hold off other statements, and a
+// stopped thread fails calls the way an unreachable Postgres does.
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openEmbedded, rows, type Database } from '../../src/db/client.js';
+import { isUnavailable, sqlState } from '../../src/db/errors.js';
+
+describe('embedded database thread', () => {
+  let database: Database;
+  beforeAll(async () => {
+    database = await openEmbedded({});
+    await database.db.execute(sql`create table t (id int primary key, note text, at timestamptz)`);
+  });
+  afterAll(async () => database?.close());
+
+  it('returns rows, with timestamps as Postgres writes them (drizzle parses them itself)', async () => {
+    await database.db.execute(sql`insert into t values (1, 'one', '2026-11-22 10:00:00+00')`);
+    expect(await rows(database.db, sql`select id, note, at from t where id = 1`)).toEqual([{ id: 1, note: 'one', at: '2026-11-22 10:00:00+00' }]);
+  });
+
+  it('keeps the SQLSTATE and details of an error, which is not "Postgres away"', async () => {
+    const err = await database.db.execute(sql`insert into t values (1, 'again', now())`).catch((e: unknown) => e);
+    expect(sqlState(err)).toBe('23505');
+    expect(isUnavailable(err)).toBe(false);
+    // The thread goes on after an error.
+    expect(await rows(database.db, sql`select count(*)::int as n from t`)).toEqual([{ n: 1 }]);
+  });
+
+  it('commits a transaction as a whole, rolls it back on a throw, and holds other statements until it ends', async () => {
+    await database.db.transaction(async (tx) => {
+      await tx.execute(sql`insert into t values (2, 'two', now())`);
+      await tx.execute(sql`insert into t values (3, 'three', now())`);
+    });
+    const failed = await database.db
+      .transaction(async (tx) => {
+        await tx.execute(sql`insert into t values (4, 'four', now())`);
+        throw new Error('changed my mind');
+      })
+      .catch((e: Error) => e.message);
+    expect(failed).toBe('changed my mind');
+    expect(await rows(database.db, sql`select id from t order by id`)).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
+
+    let release!: () => void;
+    const hold = new Promise<void>((resolve) => (release = resolve));
+    const order: string[] = [];
+    const tx = database.db.transaction(async (t) => {
+      await t.execute(sql`insert into t values (5, 'five', now())`);
+      await hold;
+      order.push('transaction ends');
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const outside = rows<{ n: number }>(database.db, sql`select count(*)::int as n from t`).then((r) => {
+      order.push('outside statement');
+      return r[0].n;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    release();
+    await tx;
+    // It waited for the commit, so it sees row 5.
+    expect(await outside).toBe(4);
+    expect(order).toEqual(['transaction ends', 'outside statement']);
+  });
+
+  it('fails every call after close as Postgres away (SQLSTATE 57P01), so writers keep their data', async () => {
+    const other = await openEmbedded({});
+    await other.close();
+    const err = await other.db.execute(sql`select 1`).catch((e: unknown) => e);
+    expect(isUnavailable(err)).toBe(true);
+  });
+});
