@@ -129,7 +129,14 @@ async function openDatabase(config: Config, app: FastifyInstance): Promise<Datab
       onError: (err) => app.log.warn({ err }, 'postgres connection error'),
     });
   }
-  return openEmbedded({ dataDir: config.TRACKLANE_DATA_DIR });
+  return openEmbedded({
+    dataDir: config.TRACKLANE_DATA_DIR,
+    onThreadEvent: (event) => {
+      if (event.type === 'died') app.log.error({ reason: event.reason }, 'embedded database thread stopped; starting it again (visits and postbacks are kept meanwhile)');
+      else if (event.type === 'restarted') app.log.warn('embedded database thread started again');
+      else app.log.error({ err: event.err }, 'embedded database thread could not start again; retrying');
+    },
+  });
 }
 
 async function openStore(config: Config, app: FastifyInstance): Promise<HotStore> {

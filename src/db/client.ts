@@ -7,7 +7,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import { lockDataDir } from './data-dir-lock.js';
-import { startEmbeddedThread, type EmbeddedThread } from './embedded-thread.js';
+import { startEmbeddedThread, type EmbeddedThread, type EmbeddedThreadEvent } from './embedded-thread.js';
 import * as schema from './schema.js';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -65,9 +65,11 @@ export function openPostgres({ url, poolMax = 10, onError }: PostgresOptions): D
 export interface EmbeddedOptions {
   /** A directory for the data, or undefined for an in-memory database (tests). */
   dataDir?: string;
+  /** Told when the database's thread dies and when it has been started again. */
+  onThreadEvent?: (event: EmbeddedThreadEvent) => void;
 }
 
-export async function openEmbedded({ dataDir }: EmbeddedOptions): Promise<Database> {
+export async function openEmbedded({ dataDir, onThreadEvent }: EmbeddedOptions): Promise<Database> {
   const { drizzle: drizzlePglite } = await import('drizzle-orm/pglite');
   let unlock = () => {};
   if (dataDir) {
@@ -78,7 +80,7 @@ export async function openEmbedded({ dataDir }: EmbeddedOptions): Promise<Databa
   let thread: EmbeddedThread;
   try {
     // On a thread of its own: PGlite runs each statement on the thread that calls it (embedded-thread.ts).
-    thread = await startEmbeddedThread(dataDir);
+    thread = await startEmbeddedThread(dataDir, { onEvent: onThreadEvent });
   } catch (err) {
     unlock();
     throw err;

@@ -41,6 +41,8 @@ export interface PgliteLike {
 
 export interface EmbeddedThread {
   client: PgliteLike;
+  /** The thread serving now (tests end it to play a crash). */
+  thread(): Worker;
   close(): Promise<void>;
 }
 
@@ -56,34 +58,90 @@ function revive(e: NonNullable<EmbeddedReply['error']>): unknown {
 /** Every call once the thread is gone fails as Postgres being away does (SQLSTATE 57P01), so writers keep their data. */
 const threadGone = (why: string) => Object.assign(new Error(`embedded database thread stopped: ${why}`), { code: '57P01' });
 
-/** Starts the thread, opens the database in `dataDir` (in memory when undefined) and waits until it is ready. */
-export async function startEmbeddedThread(dataDir: string | undefined): Promise<EmbeddedThread> {
-  const worker: Worker = startModuleThread(import.meta.url, 'embedded-worker', { dataDir });
-  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
-  let nextId = 1;
-  let gone: Error | undefined;
-  let ready!: { resolve: (v: unknown) => void; reject: (e: unknown) => void };
-  const opened = new Promise((resolve, reject) => (ready = { resolve, reject }));
-  waiting.set(0, ready);
+export type EmbeddedThreadEvent = { type: 'died'; reason: string } | { type: 'restarted' } | { type: 'restartFailed'; err: unknown };
 
-  const failAll = (err: Error) => {
-    gone ??= err;
-    for (const w of waiting.values()) w.reject(err);
-    waiting.clear();
+export interface EmbeddedThreadOptions {
+  /** Told when the thread stops unexpectedly and when a new one has the data open again. */
+  onEvent?: (event: EmbeddedThreadEvent) => void;
+  restartDelayMs?: number;
+}
+
+interface Incarnation {
+  worker: Worker;
+  waiting: Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>;
+}
+
+/**
+ * Starts the thread, opens the database in `dataDir` (in memory when undefined) and waits until it
+ * is ready. A thread that dies (a WebAssembly abort, out of memory) is started again on the same
+ * directory after `restartDelayMs`, and again until it opens: Postgres's recovery makes the data
+ * whole, and meanwhile every call fails as Postgres away does, so visits and postbacks are kept on
+ * disk (not a process that answers redirects with its database gone for good).
+ */
+export async function startEmbeddedThread(dataDir: string | undefined, { onEvent, restartDelayMs = 1000 }: EmbeddedThreadOptions = {}): Promise<EmbeddedThread> {
+  let nextId = 1;
+  let closed = false;
+  /** Set while no thread serves: the reason every call fails. */
+  let down: Error | undefined;
+  let current: Incarnation;
+
+  const died = (err: Error) => {
+    if (down || closed) return;
+    down = err;
+    onEvent?.({ type: 'died', reason: err.message });
+    // An in-memory database died with its thread: there is nothing to open again.
+    if (dataDir === undefined) return;
+    const retry = () =>
+      setTimeout(() => {
+        if (closed) return;
+        open().then(
+          (inc) => {
+            if (closed) return void inc.worker.terminate();
+            current = inc;
+            down = undefined;
+            onEvent?.({ type: 'restarted' });
+          },
+          (openErr: unknown) => {
+            onEvent?.({ type: 'restartFailed', err: openErr });
+            retry();
+          },
+        );
+      }, restartDelayMs).unref();
+    retry();
   };
-  worker.on('message', (reply: EmbeddedReply) => {
-    const w = waiting.get(reply.id);
-    if (!w) return;
-    waiting.delete(reply.id);
-    if (waiting.size === 0) worker.unref();
-    if (reply.error) w.reject(revive(reply.error));
-    else w.resolve(reply.result);
-  });
-  worker.on('error', (err) => failAll(threadGone(err.message)));
-  worker.on('exit', (code) => failAll(threadGone(`exit code ${code}`)));
+
+  const open = async (): Promise<Incarnation> => {
+    const inc: Incarnation = { worker: startModuleThread(import.meta.url, 'embedded-worker', { dataDir }), waiting: new Map() };
+    const opened = new Promise((resolve, reject) => inc.waiting.set(0, { resolve, reject }));
+    const fail = (why: string) => {
+      const err = threadGone(why);
+      for (const w of inc.waiting.values()) w.reject(err);
+      inc.waiting.clear();
+      if (current === inc) died(err);
+    };
+    inc.worker.on('message', (reply: EmbeddedReply) => {
+      const w = inc.waiting.get(reply.id);
+      if (!w) return;
+      inc.waiting.delete(reply.id);
+      if (inc.waiting.size === 0) inc.worker.unref();
+      if (reply.error) w.reject(revive(reply.error));
+      else w.resolve(reply.result);
+    });
+    inc.worker.on('error', (err) => fail(err.message));
+    inc.worker.on('exit', (code) => fail(`exit code ${code}`));
+    try {
+      await opened;
+    } catch (err) {
+      await inc.worker.terminate();
+      throw err;
+    }
+    return inc;
+  };
 
   const call = (req: Call): Promise<unknown> => {
-    if (gone) return Promise.reject(gone);
+    if (closed) return Promise.reject(threadGone('closed'));
+    if (down) return Promise.reject(down);
+    const { worker, waiting } = current;
     const id = nextId++;
     // Referenced only while a call waits: an idle thread must not keep the process alive, and a
     // process with nothing but a query in flight must not exit under it.
@@ -96,12 +154,7 @@ export async function startEmbeddedThread(dataDir: string | undefined): Promise<
   const query = (sql: string, params: unknown[] = [], options: Parameters<PgliteLike['query']>[2] = {}, tx?: number) =>
     call({ op: 'query', sql, params, tx, options: { rowMode: options.rowMode, rawTypes: Object.keys(options.parsers ?? {}).map(Number) } });
 
-  try {
-    await opened;
-  } catch (err) {
-    await worker.terminate();
-    throw err;
-  }
+  current = await open();
 
   return {
     client: {
@@ -119,11 +172,16 @@ export async function startEmbeddedThread(dataDir: string | undefined): Promise<
         return result;
       },
     },
+    thread: () => current.worker,
     async close() {
-      if (gone) return;
-      await call({ op: 'close' });
-      gone = threadGone('closed');
-      await worker.terminate();
+      if (closed) return;
+      try {
+        // PGlite's own close writes what it holds; a thread already down has nothing to close.
+        if (!down) await call({ op: 'close' });
+      } finally {
+        closed = true;
+        await current.worker.terminate();
+      }
     },
   };
 }

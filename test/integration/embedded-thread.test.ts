@@ -1,9 +1,13 @@
 // The embedded database on its own thread behaves as PGlite did on the answering thread: errors keep
 // their SQLSTATE, transactions commit or roll back as a whole and hold off other statements, and a
 // stopped thread fails calls the way an unreachable Postgres does.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEmbedded, rows, type Database } from '../../src/db/client.js';
+import { startEmbeddedThread, type EmbeddedThreadEvent } from '../../src/db/embedded-thread.js';
 import { isUnavailable, sqlState } from '../../src/db/errors.js';
 
 describe('embedded database thread', () => {
@@ -67,5 +71,24 @@ describe('embedded database thread', () => {
     await other.close();
     const err = await other.db.execute(sql`select 1`).catch((e: unknown) => e);
     expect(isUnavailable(err)).toBe(true);
+  });
+
+  it('starts a thread that died again on the same data directory, with the data intact; calls meanwhile fail as Postgres away', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tracklane-embedded-thread-'));
+    const events: EmbeddedThreadEvent[] = [];
+    const thread = await startEmbeddedThread(dir, { onEvent: (e) => events.push(e), restartDelayMs: 50 });
+    try {
+      await thread.client.query('create table kept (n int)');
+      await thread.client.query('insert into kept values (1), (2)');
+      await thread.thread().terminate(); // as a WebAssembly abort would end it
+      const during = await thread.client.query('select 1').catch((e: unknown) => e);
+      expect(isUnavailable(during)).toBe(true);
+      await expect.poll(() => events.map((e) => e.type), { timeout: 20_000 }).toEqual(['died', 'restarted']);
+      const after = (await thread.client.query('select count(*)::int as n from kept')) as { rows: { n: number }[] };
+      expect(after.rows).toEqual([{ n: 2 }]);
+    } finally {
+      await thread.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
