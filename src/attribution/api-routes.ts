@@ -7,6 +7,7 @@ import { badRequest, notFound } from '../http/errors.js';
 import { deleteRate, listRates, RATE_RE, setRate } from './currency.js';
 import { csvObjects, CsvError } from './csv.js';
 import { listDeliveries } from './deliveries.js';
+import { MAX_DELIVERY_ATTEMPTS } from './delivery-policy.js';
 import { attributionFor } from './service.js';
 import { MAX_UPLOAD_ROWS, uploadConversions } from './upload.js';
 
@@ -52,9 +53,9 @@ const Delivery = z.object({
   url: z.string(),
   state: z.enum(['pending', 'delivered', 'failed']),
   attempts: z.number().int(),
-  nextAttemptAt: z.date(),
+  nextAttemptAt: z.date().nullable().describe('when the next attempt is due; null when delivered or given up'),
   lastStatusCode: z.number().int().nullable(),
-  lastError: z.string().nullable(),
+  lastError: z.string().nullable().describe('why the last attempt failed, e.g. "refused: 127.0.0.1 is a loopback address", "HTTP 404, not retried (check the postback URL)"'),
   log: z.array(z.object({ at: z.string(), statusCode: z.number().int().optional(), error: z.string().optional() })),
   createdAt: z.date(),
   updatedAt: z.date(),
@@ -160,8 +161,14 @@ export const attributionApiRoutes: FastifyPluginAsync<{ ctx: AppContext }> = asy
       schema: {
         tags: ['attribution'],
         summary: 'Postbacks forwarded to traffic sources, with every attempt, newest first',
+        description:
+          'A forward is retried with backoff (30 s, 1, 2, 4 ... min; later if the answer has a Retry-After, at most 6 h) after a 5xx, 408 or 429, ' +
+          `a timeout or a connection error, for at most ${MAX_DELIVERY_ATTEMPTS} attempts. ` +
+          'Any other 4xx (the postback URL is wrong) and a target refused by the private-address guard (a loopback, private, link-local ' +
+          'or unspecified address without OUTBOUND_ALLOW_PRIVATE=1, a scheme other than http(s), or a redirect to such a target) ' +
+          'fail at once. A failed forward has no nextAttemptAt and is not tried again; lastError says why.',
         querystring: z.object({
-          state: z.enum(['pending', 'delivered', 'failed']).optional().describe('pending: waiting or being retried; failed: given up'),
+          state: z.enum(['pending', 'delivered', 'failed']).optional().describe('pending: waiting or being retried; failed: given up for good'),
           conversionId: z.coerce.number().int().positive().optional().describe("only this conversion's deliveries"),
           before: z.coerce.number().int().positive().optional().describe('nextCursor of the previous page'),
           limit: z.coerce.number().int().min(1).max(500).default(100).describe('deliveries per page, at most 500'),

@@ -1,18 +1,13 @@
 // Delivers queued forwards (postback_deliveries) to traffic sources, off the postback's request.
 // Claimed with FOR UPDATE SKIP LOCKED and a lease, so each is sent by one instance at a time;
-// failures retry with exponential backoff; every attempt is appended to the row's log.
+// what happens after an attempt (retry with backoff, or give up) is decided in delivery-policy.ts;
+// every attempt is appended to the row's log.
 import { and, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { rows, type Db } from '../db/client.js';
 import { postbackDeliveries } from '../db/schema.js';
+import { decideDelivery, type AttemptResult } from './delivery-policy.js';
 import { guardedGet, OutboundRefused, type OutboundOptions } from './outbound.js';
-
-export const MAX_DELIVERY_ATTEMPTS = 8;
-
-/** 30 s, 1 min, 2 min ... capped at 6 h. */
-export function deliveryBackoffMs(attempts: number): number {
-  return Math.min(30_000 * 2 ** Math.max(0, attempts - 1), 6 * 3600_000);
-}
 
 export interface DeliveryDeps {
   db: Db;
@@ -45,33 +40,31 @@ export async function deliverDue(deps: DeliveryDeps, now = new Date(), batch = 2
     claimed.map(async (row) => {
       const id = Number(row.id);
       const attempts = row.attempts + 1;
-      let statusCode: number | undefined;
-      let error: string | undefined;
-      let permanent = false;
+      let attempt: AttemptResult;
       try {
-        statusCode = (await guardedGet(row.url, deps.outbound)).statusCode;
-        if (statusCode < 200 || statusCode >= 300) error = `HTTP ${statusCode}`;
+        const answer = await guardedGet(row.url, deps.outbound);
+        attempt = { kind: 'answered', statusCode: answer.statusCode, retryAfter: answer.retryAfter };
       } catch (err) {
-        error = (err as Error).message;
-        // A refused target stays refused until the user fixes the URL or the setting.
-        permanent = err instanceof OutboundRefused;
+        const reason = (err as Error).message;
+        attempt = err instanceof OutboundRefused ? { kind: 'refused', reason } : { kind: 'unreachable', reason };
       }
+      const { state, nextAttemptAt, error } = decideDelivery(attempt, attempts, now);
+      const statusCode = attempt.kind === 'answered' ? attempt.statusCode : undefined;
       const at = new Date().toISOString();
       const entry = { at, ...(statusCode !== undefined ? { statusCode } : {}), ...(error ? { error } : {}) };
-      const state = !error ? 'delivered' : permanent || attempts >= MAX_DELIVERY_ATTEMPTS ? 'failed' : 'pending';
-      const next = new Date(now.getTime() + deliveryBackoffMs(attempts));
-      const log = { deliveryId: id, conversionId: Number(row.conversion_id), attempt: attempts, statusCode, error, state };
+      const log = { deliveryId: id, conversionId: Number(row.conversion_id), attempt: attempts, statusCode, error, state, nextAttemptAt };
       if (state === 'delivered') deps.log.info(log, 'postback forwarded');
-      else deps.log.warn(log, 'postback forward failed');
+      else if (state === 'pending') deps.log.warn(log, 'postback forward failed, will retry');
+      else deps.log.warn(log, 'postback forward given up');
       result[state === 'delivered' ? 'delivered' : state === 'failed' ? 'failed' : 'retrying']++;
       await deps.db
         .update(postbackDeliveries)
         .set({
           state,
           attempts,
-          nextAttemptAt: next,
+          nextAttemptAt,
           lastStatusCode: statusCode ?? null,
-          lastError: error ?? null,
+          lastError: error,
           log: sql`${postbackDeliveries.log} || ${JSON.stringify([entry])}::jsonb`,
           updatedAt: sql`now()`,
         })

@@ -23,6 +23,28 @@ export function forbiddenAddressReason(address: string): string | null {
   return range === 'unicast' ? null : range;
 }
 
+/** How an address that forbiddenAddressReason refuses is named in an error an operator reads. */
+const RANGE_WORDS: Record<string, string> = {
+  loopback: 'a loopback address',
+  private: 'a private address',
+  linkLocal: 'a link-local address',
+  uniqueLocal: 'a unique-local (private) address',
+  unspecified: 'the unspecified address',
+  multicast: 'a multicast address',
+  broadcast: 'the broadcast address',
+  carrierGradeNat: 'a carrier-grade NAT address',
+  reserved: 'a reserved address',
+  'not an IP address': 'not an IP address',
+};
+
+function describeRange(reason: string): string {
+  return RANGE_WORDS[reason] ?? `a ${reason} address, not a public one`;
+}
+
+/**
+ * The guard said no: the target is not allowed, so the same URL will be refused on every attempt
+ * until the traffic source's postback URL or OUTBOUND_ALLOW_PRIVATE changes. Delivery gives up.
+ */
 export class OutboundRefused extends Error {
   constructor(message: string) {
     super(message);
@@ -30,11 +52,11 @@ export class OutboundRefused extends Error {
   }
 }
 
-/** Refuses anything but http(s) URLs. */
-export function checkOutboundUrl(raw: string): URL {
+/** Refuses anything but http(s) URLs; `base` resolves a relative redirect Location. */
+export function checkOutboundUrl(raw: string, base?: URL): URL {
   let url: URL;
   try {
-    url = new URL(raw);
+    url = new URL(raw, base);
   } catch {
     throw new OutboundRefused('not a valid URL');
   }
@@ -60,11 +82,15 @@ export async function resolveAllowed(
 ): Promise<LookupAddress[]> {
   const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
   const addresses = net.isIP(bare) ? [{ address: bare, family: net.isIP(bare) }] : await resolve(bare);
-  if (addresses.length === 0) throw new OutboundRefused(`${bare} does not resolve`);
+  // Not a refusal: an empty DNS answer may be fixed by the DNS (a name just created), so it is
+  // retried like any other resolver error.
+  if (addresses.length === 0) throw new Error(`${bare} does not resolve`);
   if (!allowPrivate) {
     for (const a of addresses) {
       const reason = policy(a.address);
-      if (reason) throw new OutboundRefused(`${bare} resolves to ${a.address} (${reason}); set OUTBOUND_ALLOW_PRIVATE=1 to allow private targets`);
+      if (!reason) continue;
+      const what = a.address === bare ? `${bare} is ${describeRange(reason)}` : `${bare} resolves to ${a.address}, ${describeRange(reason)}`;
+      throw new OutboundRefused(`${what} (OUTBOUND_ALLOW_PRIVATE=1 allows private targets)`);
     }
   }
   return addresses;
@@ -81,6 +107,8 @@ export interface OutboundOptions {
 
 export interface OutboundResult {
   statusCode: number;
+  /** The last answer's Retry-After header, as sent. */
+  retryAfter?: string;
   /** Every URL requested, the first one included. */
   hops: string[];
 }
@@ -91,7 +119,7 @@ export interface OutboundResult {
  * forwarding worker, and every delivery behind it, indefinitely (the socket `timeout` is an idle
  * timeout, reset by each byte). `timeoutMs` bounds the whole exchange.
  */
-function requestOnce(url: URL, address: LookupAddress, timeoutMs: number, configuredMs = timeoutMs): Promise<{ statusCode: number; location?: string }> {
+function requestOnce(url: URL, address: LookupAddress, timeoutMs: number, configuredMs = timeoutMs): Promise<{ statusCode: number; location?: string; retryAfter?: string }> {
   return new Promise((resolve, reject) => {
     const mod = url.protocol === 'https:' ? https : http;
     // What is left of the whole attempt's time; the message names the setting.
@@ -116,7 +144,7 @@ function requestOnce(url: URL, address: LookupAddress, timeoutMs: number, config
       (res) => {
         // The status is the answer; the body is not needed, so the connection (never reused:
         // agent false) is closed rather than drained.
-        settle(resolve)({ statusCode: res.statusCode ?? 0, location: res.headers.location });
+        settle(resolve)({ statusCode: res.statusCode ?? 0, location: res.headers.location, retryAfter: res.headers['retry-after'] });
         res.on('error', () => undefined);
         res.destroy();
       },
@@ -127,6 +155,16 @@ function requestOnce(url: URL, address: LookupAddress, timeoutMs: number, config
   });
 }
 
+/** A refusal at a redirect hop names the hop: the URL the user configured may look harmless. */
+async function atRedirect<T>(target: string, step: () => T | Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    if (err instanceof OutboundRefused) throw new OutboundRefused(`redirect to ${target}: ${err.message}`);
+    throw err;
+  }
+}
+
 /** GETs `raw` through the guard, following up to `maxRedirects` redirects, each checked again. */
 export async function guardedGet(raw: string, opts: OutboundOptions): Promise<OutboundResult> {
   const maxRedirects = opts.maxRedirects ?? 5;
@@ -135,15 +173,18 @@ export async function guardedGet(raw: string, opts: OutboundOptions): Promise<Ou
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
     hops.push(url.toString());
-    const [address] = await resolveAllowed(url.hostname, opts.allowPrivate, opts.resolve, opts.policy);
+    const resolveHop = () => resolveAllowed(url.hostname, opts.allowPrivate, opts.resolve, opts.policy);
+    const [address] = hops.length > 1 ? await atRedirect(url.toString(), resolveHop) : await resolveHop();
     const remaining = deadline - Date.now();
     if (remaining <= 0) throw new Error(`timed out after ${opts.timeoutMs} ms`);
     const res = await requestOnce(url, address, remaining, opts.timeoutMs);
     if (res.statusCode >= 300 && res.statusCode < 400 && res.location) {
+      const location = res.location;
       if (hops.length > maxRedirects) throw new OutboundRefused(`more than ${maxRedirects} redirects`);
-      url = checkOutboundUrl(new URL(res.location, url).toString());
+      // checkOutboundUrl, not new URL: an unparsable Location is a refusal like a file: one.
+      url = await atRedirect(location, () => checkOutboundUrl(location, url));
       continue;
     }
-    return { statusCode: res.statusCode, hops };
+    return { statusCode: res.statusCode, hops, ...(res.retryAfter !== undefined ? { retryAfter: res.retryAfter } : {}) };
   }
 }

@@ -366,9 +366,11 @@ export const postbackDeliveries = pgTable(
     conversionId: bigint('conversion_id', { mode: 'number' }).notNull(),
     trafficSourceId: integer('traffic_source_id').notNull(),
     url: text('url').notNull(),
+    /** pending: waiting for an attempt or a retry; delivered and failed are final. */
     state: text('state').$type<'pending' | 'delivered' | 'failed'>().notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
-    nextAttemptAt: tstz('next_attempt_at').notNull().defaultNow(),
+    /** When the next attempt is due; null once there is none (delivered, or given up). */
+    nextAttemptAt: tstz('next_attempt_at').defaultNow(),
     lastStatusCode: integer('last_status_code'),
     lastError: text('last_error'),
     log: jsonb('log').$type<{ at: string; statusCode?: number; error?: string }[]>().notNull().default([]),

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_DELIVERY_ATTEMPTS } from '../../src/attribution/delivery-policy.js';
 import { guardedGet, OutboundRefused } from '../../src/attribution/outbound.js';
 import { attributionFor } from '../../src/attribution/service.js';
 import { postbackDeliveries } from '../../src/db/schema.js';
@@ -16,11 +17,13 @@ interface Listener {
   hits: { path: string; query: URLSearchParams }[];
   /** Status codes to answer with, in order; 200 once exhausted. */
   script: number[];
+  /** Answers for one path, in order, before the default; the path's own queue, so tests cannot take each other's. */
+  answers: Map<string, { status: number; headers?: Record<string, string> }[]>;
   redirectTo?: string;
 }
 
 async function startListener(): Promise<Listener> {
-  const l: Listener = { server: undefined as unknown as Server, port: 0, hits: [], script: [] };
+  const l: Listener = { server: undefined as unknown as Server, port: 0, hits: [], script: [], answers: new Map() };
   l.server = createServer((req: IncomingMessage, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     l.hits.push({ path: url.pathname, query: url.searchParams });
@@ -33,6 +36,21 @@ async function startListener(): Promise<Listener> {
     }
     if (url.pathname === '/redirect' && l.redirectTo) {
       res.writeHead(302, { location: l.redirectTo }).end();
+      return;
+    }
+    // /status/404 answers 404 every time; /to?location=X redirects to X.
+    const fixed = /^\/status\/(\d{3})$/.exec(url.pathname);
+    if (fixed) {
+      res.writeHead(Number(fixed[1])).end('no');
+      return;
+    }
+    if (url.pathname === '/to') {
+      res.writeHead(302, { location: url.searchParams.get('location') ?? '/' }).end();
+      return;
+    }
+    const queued = l.answers.get(url.pathname)?.shift();
+    if (queued) {
+      res.writeHead(queued.status, queued.headers).end('later');
       return;
     }
     res.writeHead(l.script.shift() ?? 200).end('ok');
@@ -101,7 +119,7 @@ describe.each(BACKENDS)('postback forwarding on %s', (backend) => {
     const list = await allowed.app.inject({ url: `/api/postback-deliveries?conversionId=${conversionId}`, headers: authHeaders() });
     expect(list.statusCode).toBe(200);
     const [d] = list.json().items;
-    expect(d).toMatchObject({ state: 'delivered', attempts: 1, lastStatusCode: 200 });
+    expect(d).toMatchObject({ state: 'delivered', attempts: 1, lastStatusCode: 200, nextAttemptAt: null });
     expect(d.log).toHaveLength(1);
   });
 
@@ -139,7 +157,7 @@ describe.each(BACKENDS)('postback forwarding on %s', (backend) => {
     expect(await deliveriesOf(r.conversionId)).toHaveLength(0);
   });
 
-  it('refuses loopback targets without OUTBOUND_ALLOW_PRIVATE=1 and never contacts them', async () => {
+  it('refuses loopback targets without OUTBOUND_ALLOW_PRIVATE=1, never contacts them, and gives up at once', async () => {
     const targets = [`http://127.0.0.1:${listener.port}/ssrf`, `http://[::1]:${listener.port}/ssrf`, `http://0x7f000001:${listener.port}/ssrf`, `http://localhost:${listener.port}/ssrf`];
     const ids: number[] = [];
     for (const url of targets) {
@@ -151,10 +169,115 @@ describe.each(BACKENDS)('postback forwarding on %s', (backend) => {
     await svc.deliver(new Date(Date.now() + 60_000));
     for (const id of ids) {
       const [d] = await deliveriesOf(id);
-      expect(d.state, d.url).toBe('failed');
-      expect(d.lastError).toMatch(/loopback/);
+      expect(d, d.url).toMatchObject({ state: 'failed', attempts: 1, nextAttemptAt: null, lastStatusCode: null });
+      expect(d.lastError).toMatch(/^refused: .*loopback address/);
     }
+    // Not tried again, however late the next pass.
+    await svc.deliver(new Date(Date.now() + 30 * 86_400_000));
+    const list = await guarded.app.inject({ url: `/api/postback-deliveries?conversionId=${ids[0]}`, headers: authHeaders() });
+    expect(list.statusCode).toBe(200);
+    expect(list.json().items[0]).toMatchObject({ state: 'failed', attempts: 1, nextAttemptAt: null, lastError: expect.stringMatching(/^refused: 127\.0\.0\.1 is a loopback address/) });
+    const [byName] = await deliveriesOf(ids[3]);
+    expect(byName.lastError).toMatch(/^refused: localhost resolves to (127\.0\.0\.1|::1), a loopback address/);
     expect(listener.hits.filter((h) => h.path === '/ssrf')).toHaveLength(0);
+  });
+
+  it('gives up at once on a scheme other than http(s), and on a redirect to one', async () => {
+    const scheme = await createFixture(db(), { trafficSource: { postbackUrl: `gopher://127.0.0.1:${listener.port}/scheme?cid={clickid}` } });
+    const hop = await createFixture(db(), { trafficSource: { postbackUrl: `http://127.0.0.1:${listener.port}/to?location=file%3A%2F%2F%2Fetc%2Fpasswd&cid={clickid}` } });
+    const ids: number[] = [];
+    for (const f of [scheme, hop]) {
+      const v = await seedVisit(allowed.app.ctx, f);
+      ids.push((await allowed.app.inject({ url: '/postback', query: { cid: v.clickId }, headers: { accept: 'application/json' } })).json().conversionId);
+    }
+    const svc = await attributionFor(allowed.app.ctx);
+    await svc.deliver(new Date(Date.now() + 60_000));
+    await svc.deliver(new Date(Date.now() + 86_400_000));
+    const [a] = await deliveriesOf(ids[0]);
+    const [b] = await deliveriesOf(ids[1]);
+    expect(a).toMatchObject({ state: 'failed', attempts: 1, nextAttemptAt: null, lastError: 'refused: scheme gopher: is not allowed (http and https only)' });
+    expect(b).toMatchObject({ state: 'failed', attempts: 1, nextAttemptAt: null, lastError: 'refused: redirect to file:///etc/passwd: scheme file: is not allowed (http and https only)' });
+    // The first hop was sent (once); the file: hop never read anything.
+    expect(listener.hits.filter((h) => h.path === '/to' && h.query.get('location') === 'file:///etc/passwd')).toHaveLength(1);
+    expect(listener.hits.filter((h) => h.path === '/scheme')).toHaveLength(0);
+  });
+
+  it('gives up at once on a 4xx that says the postback URL is wrong', async () => {
+    const codes = [400, 401, 403, 404, 410];
+    const ids: number[] = [];
+    for (const code of codes) {
+      const f = await createFixture(db(), { trafficSource: { postbackUrl: `http://127.0.0.1:${listener.port}/status/${code}?cid={clickid}` } });
+      const v = await seedVisit(allowed.app.ctx, f);
+      ids.push((await allowed.app.inject({ url: '/postback', query: { cid: v.clickId }, headers: { accept: 'application/json' } })).json().conversionId);
+    }
+    const svc = await attributionFor(allowed.app.ctx);
+    const before = listener.hits.length;
+    await svc.deliver(new Date(Date.now() + 60_000));
+    await svc.deliver(new Date(Date.now() + 86_400_000));
+    for (const [i, code] of codes.entries()) {
+      const [d] = await deliveriesOf(ids[i]);
+      expect(d).toMatchObject({ state: 'failed', attempts: 1, nextAttemptAt: null, lastStatusCode: code, lastError: `HTTP ${code}, not retried (check the postback URL)` });
+    }
+    expect(listener.hits.slice(before).filter((h) => h.path.startsWith('/status/'))).toHaveLength(codes.length);
+  });
+
+  it('retries 408, 429, 5xx and connection errors, not before a Retry-After', async () => {
+    // A port that was just closed: the connection is refused.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    listener.answers.set('/r408', [{ status: 408 }]);
+    listener.answers.set('/r502', [{ status: 502 }]);
+    listener.answers.set('/r429', [{ status: 429, headers: { 'retry-after': '3600' } }]);
+    const in2h = new Date(Date.now() + 2 * 3600_000).toUTCString();
+    listener.answers.set('/r503', [{ status: 503, headers: { 'retry-after': in2h } }]);
+    const urls = ['/r408', '/r502', '/r429', '/r503'].map((p) => `http://127.0.0.1:${listener.port}${p}?cid={clickid}`);
+    urls.push(`http://127.0.0.1:${closedPort}/gone?cid={clickid}`);
+    const ids: number[] = [];
+    for (const postbackUrl of urls) {
+      const f = await createFixture(db(), { trafficSource: { postbackUrl } });
+      const v = await seedVisit(allowed.app.ctx, f);
+      ids.push((await allowed.app.inject({ url: '/postback', query: { cid: v.clickId }, headers: { accept: 'application/json' } })).json().conversionId);
+    }
+    const svc = await attributionFor(allowed.app.ctx);
+    const now = Date.now();
+    expect(await svc.deliver(new Date(now))).toMatchObject({ retrying: 5, failed: 0 });
+    const rows = await Promise.all(ids.map(async (id) => (await deliveriesOf(id))[0]));
+    const [r408, r502, r429, r503, refused] = rows;
+    for (const d of rows) expect(d).toMatchObject({ state: 'pending', attempts: 1 });
+    expect(r408).toMatchObject({ lastStatusCode: 408, lastError: 'HTTP 408' });
+    expect(r502).toMatchObject({ lastStatusCode: 502, lastError: 'HTTP 502' });
+    expect(refused.lastStatusCode).toBeNull();
+    expect(refused.lastError).toMatch(/ECONNREFUSED/);
+    // Our own backoff (30 s) when nothing asks for more; the Retry-After when it does.
+    for (const d of [r408, r502, refused]) expect(d.nextAttemptAt!.getTime()).toBe(now + 30_000);
+    expect(r429.nextAttemptAt!.getTime()).toBe(now + 3600_000);
+    expect(Math.abs(r503.nextAttemptAt!.getTime() - Date.parse(in2h))).toBeLessThan(5000);
+
+    // A pass at +5 min retries the 408 and the 502 (now answered 200) and the closed port, not the other two.
+    expect(await svc.deliver(new Date(now + 5 * 60_000))).toMatchObject({ delivered: 2, retrying: 1 });
+    expect(await svc.deliver(new Date(now + 61 * 60_000))).toMatchObject({ delivered: 1 });
+    expect((await deliveriesOf(ids[2]))[0]).toMatchObject({ state: 'delivered', attempts: 2, nextAttemptAt: null });
+    expect((await deliveriesOf(ids[3]))[0].state).toBe('pending');
+    expect(await svc.deliver(new Date(now + 121 * 60_000))).toMatchObject({ delivered: 1 });
+    expect((await deliveriesOf(ids[3]))[0]).toMatchObject({ state: 'delivered', attempts: 2 });
+    // Leave nothing pending for the other tests' passes: the closed port is given up by hand.
+    await db().update(postbackDeliveries).set({ state: 'failed', nextAttemptAt: null }).where(eq(postbackDeliveries.conversionId, ids[4]));
+  });
+
+  it(`gives up after ${MAX_DELIVERY_ATTEMPTS} attempts and says so`, async () => {
+    const f = await createFixture(db(), { trafficSource: { postbackUrl: `http://127.0.0.1:${listener.port}/status/500?cid={clickid}` } });
+    const v = await seedVisit(allowed.app.ctx, f);
+    const { conversionId } = (await allowed.app.inject({ url: '/postback', query: { cid: v.clickId }, headers: { accept: 'application/json' } })).json();
+    const svc = await attributionFor(allowed.app.ctx);
+    const now = Date.now();
+    // Each pass 7 h after the previous: past any backoff (at most 6 h).
+    for (let i = 0; i < MAX_DELIVERY_ATTEMPTS + 2; i++) await svc.deliver(new Date(now + i * 7 * 3600_000));
+    const [d] = await deliveriesOf(conversionId);
+    expect(d).toMatchObject({ state: 'failed', attempts: MAX_DELIVERY_ATTEMPTS, nextAttemptAt: null, lastStatusCode: 500, lastError: `HTTP 500, given up after ${MAX_DELIVERY_ATTEMPTS} attempts` });
+    expect(d.log).toHaveLength(MAX_DELIVERY_ATTEMPTS);
+    expect(listener.hits.filter((h) => h.path === '/status/500' && h.query.get('cid') === v.clickId)).toHaveLength(MAX_DELIVERY_ATTEMPTS);
   });
 
   it('checks every redirect hop again', async () => {

@@ -39,6 +39,10 @@ describe('checkOutboundUrl', () => {
   it.each(['file:///etc/passwd', 'ftp://x.example/', 'gopher://x.example/', 'javascript:alert(1)', 'not a url', 'http://user:pw@x.example/'])('refuses %s', (url) => {
     expect(() => checkOutboundUrl(url)).toThrow(OutboundRefused);
   });
+  it('resolves a relative redirect against the hop it came from, and refuses an unparsable one', () => {
+    expect(checkOutboundUrl('/next?x=1', new URL('https://ts.example/pb')).toString()).toBe('https://ts.example/next?x=1');
+    expect(() => checkOutboundUrl('http://[nope', new URL('https://ts.example/pb'))).toThrow(OutboundRefused);
+  });
   it('normalises numeric hosts, so 0x7f000001 is seen as 127.0.0.1', () => {
     expect(checkOutboundUrl('http://0x7f000001:8080/pb').hostname).toBe('127.0.0.1');
   });
@@ -52,9 +56,13 @@ describe('resolveAllowed', () => {
 
   it('refuses a name when any of its addresses is private', async () => {
     const resolve = fake({ 'mixed.example': ['93.184.216.34', '10.0.0.5'], 'meta.example': ['169.254.169.254'], 'ok.example': ['93.184.216.34', '2606:2800:220:1::1'] });
-    await expect(resolveAllowed('mixed.example', false, resolve)).rejects.toThrow(/10\.0\.0\.5 \(private\)/);
-    await expect(resolveAllowed('meta.example', false, resolve)).rejects.toThrow(/linkLocal/);
-    await expect(resolveAllowed('nothing.example', false, resolve)).rejects.toThrow(/does not resolve/);
+    await expect(resolveAllowed('mixed.example', false, resolve)).rejects.toThrow('mixed.example resolves to 10.0.0.5, a private address (OUTBOUND_ALLOW_PRIVATE=1 allows private targets)');
+    await expect(resolveAllowed('meta.example', false, resolve)).rejects.toThrow(/resolves to 169\.254\.169\.254, a link-local address/);
+    // An empty answer is not a refusal (the delivery retries it like a DNS error): the DNS may catch up.
+    const empty = await resolveAllowed('nothing.example', false, resolve).catch((e: Error) => e);
+    expect(empty).toBeInstanceOf(Error);
+    expect(empty).not.toBeInstanceOf(OutboundRefused);
+    expect((empty as Error).message).toBe('nothing.example does not resolve');
     expect(await resolveAllowed('ok.example', false, resolve)).toHaveLength(2);
     expect(await resolveAllowed('mixed.example', true, resolve)).toHaveLength(2);
   });
@@ -63,8 +71,12 @@ describe('resolveAllowed', () => {
     const never: Resolver = async () => {
       throw new Error('must not resolve an IP literal');
     };
-    await expect(resolveAllowed('[::1]', false, never)).rejects.toThrow(/loopback/);
-    await expect(resolveAllowed('192.168.1.1', false, never)).rejects.toThrow(/private/);
+    await expect(resolveAllowed('[::1]', false, never)).rejects.toThrow(/^::1 is a loopback address /);
+    await expect(resolveAllowed('127.0.0.1', false, never)).rejects.toThrow(/^127\.0\.0\.1 is a loopback address /);
+    await expect(resolveAllowed('192.168.1.1', false, never)).rejects.toThrow(/^192\.168\.1\.1 is a private address /);
+    await expect(resolveAllowed('0.0.0.0', false, never)).rejects.toThrow(/^0\.0\.0\.0 is the unspecified address /);
+    await expect(resolveAllowed('fe80::1', false, never)).rejects.toThrow(/^fe80::1 is a link-local address /);
+    await expect(resolveAllowed('::ffff:10.0.0.1', false, never)).rejects.toThrow(OutboundRefused);
     expect(await resolveAllowed('8.8.8.8', false, never)).toEqual([{ address: '8.8.8.8', family: 4 }]);
   });
 });
