@@ -6,7 +6,7 @@ import type { AppContext } from '../context.js';
 import { badRequest, notFound } from '../http/errors.js';
 import { deleteRate, listRates, RATE_RE, setRate } from './currency.js';
 import { csvObjects, CsvError } from './csv.js';
-import { listDeliveries } from './deliveries.js';
+import { listDeliveries, requeueFailedDeliveries } from './deliveries.js';
 import { MAX_DELIVERY_ATTEMPTS } from './delivery-policy.js';
 import { attributionFor } from './service.js';
 import { MAX_UPLOAD_ROWS, uploadConversions } from './upload.js';
@@ -56,7 +56,17 @@ const Delivery = z.object({
   nextAttemptAt: z.date().nullable().describe('when the next attempt is due; null when delivered or given up'),
   lastStatusCode: z.number().int().nullable(),
   lastError: z.string().nullable().describe('why the last attempt failed, e.g. "refused: 127.0.0.1 is a loopback address", "HTTP 404, not retried (check the postback URL)"'),
-  log: z.array(z.object({ at: z.string(), statusCode: z.number().int().optional(), error: z.string().optional() })),
+  log: z
+    .array(
+      z.object({
+        at: z.string(),
+        statusCode: z.number().int().optional(),
+        error: z.string().optional(),
+        event: z.literal('requeued').optional().describe('set on the entry a retry (POST /api/postback-deliveries/retry) added; the others are attempts'),
+        previousUrl: z.string().optional().describe('on a requeued entry: the URL the attempts before it went to'),
+      }),
+    )
+    .describe('every attempt, and every requeue, oldest first'),
   createdAt: z.date(),
   updatedAt: z.date(),
 });
@@ -177,5 +187,44 @@ export const attributionApiRoutes: FastifyPluginAsync<{ ctx: AppContext }> = asy
       },
     },
     async (req) => listDeliveries(ctx.db, req.query),
+  );
+
+  app.post(
+    '/postback-deliveries/retry',
+    {
+      schema: {
+        tags: ['attribution'],
+        summary: "Retry failed forwards now, with their URL filled again from the traffic source's current postbackUrl",
+        description:
+          'For after fixing a traffic source\'s postbackUrl (PATCH /api/traffic-sources/{id}): the failed forwards chosen (every criterion given must ' +
+          'hold, at least one is required) go back to pending, due at once (the forwarding worker sends them within POSTBACK_WORKER_MS), with ' +
+          'attempts reset and lastError cleared. Their URL is filled again from the current template, as for a new conversion, with the status and ' +
+          'payout the forward was queued for. Their log keeps every earlier attempt and gains an entry { event: "requeued", previousUrl }. ' +
+          "Skipped (left failed): forwards whose traffic source has no postbackUrl or does not forward that status any more, whose campaign " +
+          'stopped forwarding, or whose new URL is already queued or sent for the same conversion. Admin keys only.',
+        // Strict: a misspelt `trafficSourceID` ignored would retry every failed forward `since` matches.
+        body: z
+          .strictObject({
+            ids: z.array(z.number().int().positive()).min(1).max(1000).optional().describe('these deliveries (ids from GET /api/postback-deliveries), at most 1000'),
+            trafficSourceId: z.number().int().positive().max(2_147_483_647).optional().describe("this traffic source's failed forwards"),
+            since: z.iso.datetime({ offset: true }).optional().describe('forwards given up at or after this time (ISO 8601 with a zone, e.g. 2026-11-20T00:00:00Z)'),
+          })
+          // Root-level, so the error names the body: no single field is the missing one.
+          .refine((b) => b.ids !== undefined || b.trafficSourceId !== undefined || b.since !== undefined, 'give ids, trafficSourceId or since (an empty selection would retry every failed forward)'),
+        response: {
+          200: z.object({
+            requeued: z.number().int().describe('forwards put back to pending'),
+            skipped: z.number().int().describe('failed forwards that matched but were left failed (see the description)'),
+          }),
+        },
+      },
+    },
+    async (req) => {
+      const { ids, trafficSourceId, since } = req.body;
+      // Postgres has no year 0, which the ISO format allows (0000-01-01T00:00:00Z): no forward is
+      // older than 1970, so an earlier time selects the same rows and never reaches Postgres.
+      const from = since === undefined ? undefined : new Date(Math.max(Date.parse(since), 0));
+      return requeueFailedDeliveries({ db: ctx.db, accountCurrency: ctx.config.ACCOUNT_CURRENCY, log: req.log }, { ids, trafficSourceId, since: from });
+    },
   );
 };

@@ -2,7 +2,8 @@
 // conversion. Every value is URL-encoded, so a visit parameter cannot add query parameters, and
 // tokens are filled after the scheme and host only (as on /click), so a visit parameter cannot
 // choose the host a conversion is sent to; unknown tokens become empty rather than leaking a
-// literal "{...}".
+// literal "{...}". Also the rule for whether a conversion is forwarded at all (forwardUrlFor),
+// shared by recording a conversion and requeueing a failed forward.
 import type { ConversionStatus } from '../db/schema.js';
 
 export interface ForwardValues {
@@ -87,4 +88,54 @@ export function fillPostbackUrl(template: string, values: ForwardValues): string
   if (!m) return template;
   const [, origin, rest] = m;
   return origin + rest.replace(TOKEN_RE, (_m, name: string) => encodeURIComponent(tokenValue(name, values)));
+}
+
+/** The visit's side of the values: a click being attributed and a stored conversion both carry these. */
+export type ForwardVisit = Pick<
+  ForwardValues,
+  'clickId' | 'externalId' | 'campaignId' | 'offerId' | 'trafficSourceId' | 'country' | 'tsCampaign' | 'tsAdset' | 'tsAd' | 'tsPlacement' | 'params'
+>;
+
+/** The conversion's side: what it is and what it pays (in `currency`) at the status being forwarded. */
+export interface ForwardConversion {
+  txid: string;
+  type: string;
+  status: ConversionStatus;
+  payout: string;
+}
+
+/**
+ * The URL a conversion at this status is forwarded to, or null when it is not forwarded: the
+ * campaign turned forwarding off, the traffic source has no postbackUrl, or it does not ask for
+ * this status. One function for both callers (recording, and requeueing a failed forward after
+ * the template was fixed), so a requeued forward is exactly what a new conversion would send.
+ */
+export function forwardUrlFor(
+  trafficSource: { postbackUrl: string | null; postbackStatuses: readonly string[] } | undefined,
+  campaign: { forwardPostbacks: boolean; name: string } | undefined,
+  visit: ForwardVisit,
+  conversion: ForwardConversion,
+  currency: string,
+): string | null {
+  if (campaign && !campaign.forwardPostbacks) return null;
+  if (!trafficSource?.postbackUrl || !trafficSource.postbackStatuses.includes(conversion.status)) return null;
+  return fillPostbackUrl(trafficSource.postbackUrl, {
+    clickId: visit.clickId,
+    externalId: visit.externalId,
+    payout: conversion.payout,
+    currency,
+    txid: conversion.txid,
+    type: conversion.type,
+    status: conversion.status,
+    campaignId: visit.campaignId,
+    campaignName: campaign?.name ?? null,
+    offerId: visit.offerId,
+    trafficSourceId: visit.trafficSourceId,
+    country: visit.country,
+    tsCampaign: visit.tsCampaign,
+    tsAdset: visit.tsAdset,
+    tsAd: visit.tsAd,
+    tsPlacement: visit.tsPlacement,
+    params: visit.params,
+  });
 }

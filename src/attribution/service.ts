@@ -21,6 +21,8 @@ export interface AttributionStats {
   workerErrors: number;
   /** Pixel requests that failed for a reason other than bad input (still answered with a GIF). */
   pixelErrors: number;
+  /** Forward attempts made by this instance, by what came of them. */
+  forwards: DeliveryRunResult;
 }
 
 export interface AttributionService {
@@ -79,9 +81,12 @@ async function createAttributionService(ctx: AppContext): Promise<AttributionSer
   const batcher = createInsertBatcher(db, { maxInFlight: config.POSTBACK_INSERTS_IN_FLIGHT });
   // Runs before the database closes (steps run in reverse): queued postbacks still get their row.
   ctx.lifecycle.onShutdown('conversion inserts', () => batcher.drain());
-  const stats: AttributionStats = { outcomes: {}, workerErrors: 0, pixelErrors: 0 };
+  const stats: AttributionStats = { outcomes: {}, workerErrors: 0, pixelErrors: 0, forwards: { delivered: 0, retrying: 0, failed: 0 } };
   ctx.metrics.observe('counter', 'conversions_total', 'Postbacks, pixels and uploads by outcome: recorded, duplicate, status_changed, pending, outside_window, queued (kept while Postgres was away; counted again under its outcome once recorded)', () => stats.outcomes, 'outcome');
   ctx.metrics.observe('counter', 'attribution_worker_errors_total', 'Failed passes of the pending-attribution and forwarding workers', () => stats.workerErrors);
+  // Every outcome from the start (at 0): a rate() over a series that appears only on its first
+  // failure misses that failure.
+  ctx.metrics.observe('counter', 'postback_forwards_total', 'Forward attempts to traffic sources by outcome: delivered, retrying (failed, will be tried again), failed (given up)', () => ({ ...stats.forwards }), 'outcome');
   ctx.metrics.observe('counter', 'pixel_errors_total', 'Pixel requests that failed for a reason other than bad input (still answered with the GIF)', () => stats.pixelErrors);
   // clickWriter is read on each call: the tracking plugin may set it after this service exists.
   const pendingDeps = (): PendingDeps => ({
@@ -99,6 +104,7 @@ async function createAttributionService(ctx: AppContext): Promise<AttributionSer
     db,
     log,
     outbound: { allowPrivate: config.OUTBOUND_ALLOW_PRIVATE, timeoutMs: config.OUTBOUND_TIMEOUT_MS },
+    totals: stats.forwards,
   };
 
   const spill = await createPostbackSpill({ dir: config.POSTBACK_SPILL_DIR ?? join(config.TRACKLANE_DATA_DIR, 'postback-spill'), log });

@@ -373,7 +373,8 @@ export const postbackDeliveries = pgTable(
     nextAttemptAt: tstz('next_attempt_at').defaultNow(),
     lastStatusCode: integer('last_status_code'),
     lastError: text('last_error'),
-    log: jsonb('log').$type<{ at: string; statusCode?: number; error?: string }[]>().notNull().default([]),
+    /** Every attempt ({ at, statusCode?, error? }) and every requeue ({ at, event: 'requeued', previousUrl }), oldest first. */
+    log: jsonb('log').$type<{ at: string; statusCode?: number; error?: string; event?: 'requeued'; previousUrl?: string }[]>().notNull().default([]),
     createdAt: tstz('created_at').notNull().defaultNow(),
     updatedAt: tstz('updated_at').notNull().defaultNow(),
   },
