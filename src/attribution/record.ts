@@ -14,7 +14,7 @@ import type { RateCache } from './currency.js';
 import { fitsMoney, normalizeMoney, percentOf } from './decimal.js';
 import { findClick, type ClickRecord } from './find-click.js';
 import { insertConversions, type InsertBatcher } from './insert-batcher.js';
-import { fillPostbackUrl } from './forward-url.js';
+import { forwardUrlFor } from './forward-url.js';
 import { mapStatus, type PostbackParams } from './params.js';
 import type { SettingsCache } from './settings.js';
 
@@ -77,6 +77,8 @@ export const hashSecret = (secret: string) => sha256(secret).toString('hex');
 export const presentedSecretHash = (input: Pick<ConversionInput, 'params' | 'secretHash'>) =>
   input.params.secret !== undefined ? hashSecret(input.params.secret) : (input.secretHash ?? null);
 
+const UPLOAD_CLOCK_SKEW_MS = 5 * 60_000;
+
 const statusField = (params: PostbackParams) => params.names.status ?? 'status';
 const payoutField = (params: PostbackParams) => params.names.payout ?? 'payout';
 
@@ -133,6 +135,12 @@ export async function attributeToClick(deps: RecordDeps, click: ClickRecord, inp
     if (network.allowedIps.length > 0 && !(input.sourceIp && network.ipAllowed(input.sourceIp))) {
       throw forbidden(`postbacks from ${input.sourceIp ?? 'this address'} are not allowed for this affiliate network`);
     }
+  }
+  // An uploaded time before its visit is a typo (a wrong year, a day-first date), not a conversion:
+  // recorded, it would put the money on a day before the click in postback-time reports. A few
+  // minutes are allowed for the clocks of the network and this server disagreeing.
+  if (input.source === 'upload' && input.convertedAt.getTime() < click.visitedAt.getTime() - UPLOAD_CLOCK_SKEW_MS) {
+    throw badRequest('time', `time ${input.convertedAt.toISOString()} is before the visit (${click.visitedAt.toISOString()})`);
   }
   if (input.enforceWindow) {
     const windowDays = offer?.attributionWindowDays ?? 30;
@@ -243,28 +251,7 @@ function forwardUrl(
   campaign: { forwardPostbacks: boolean; name: string } | undefined,
   c: { txid: string; type: string; status: ConversionStatus; payout: string },
 ): string | null {
-  if (campaign && !campaign.forwardPostbacks) return null;
-  const ts = deps.settings.current().trafficSources.get(click.trafficSourceId);
-  if (!ts?.postbackUrl || !ts.postbackStatuses.includes(c.status)) return null;
-  return fillPostbackUrl(ts.postbackUrl, {
-    clickId: click.clickId,
-    externalId: click.externalId,
-    payout: c.payout,
-    currency: deps.accountCurrency,
-    txid: c.txid,
-    type: c.type,
-    status: c.status,
-    campaignId: click.campaignId,
-    campaignName: campaign?.name ?? null,
-    offerId: click.offerId,
-    trafficSourceId: click.trafficSourceId,
-    country: click.country,
-    tsCampaign: click.tsCampaign,
-    tsAdset: click.tsAdset,
-    tsAd: click.tsAd,
-    tsPlacement: click.tsPlacement,
-    params: click.params,
-  });
+  return forwardUrlFor(deps.settings.current().trafficSources.get(click.trafficSourceId), campaign, click, c, deps.accountCurrency);
 }
 
 /** Queues a forward; the same URL for the same conversion is queued once (a unique index). */

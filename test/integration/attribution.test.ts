@@ -99,7 +99,7 @@ describe.each(BACKENDS)('postback attribution on %s', (backend) => {
   it('200 concurrent identical postbacks give exactly one conversion', async () => {
     const v = await seedVisit(deps(), plain);
     const answers = await Promise.all(Array.from({ length: 200 }, () => postback({ cid: v.clickId, payout: '2.5', txid: 'same' })));
-    expect(answers.every((a) => a.statusCode === 200)).toBe(true);
+    expect(answers.map((a) => a.statusCode)).toEqual(Array(200).fill(200));
     const outcomes = answers.map((a) => a.json().outcome);
     expect(outcomes.filter((o) => o === 'recorded')).toHaveLength(1);
     expect(outcomes.filter((o) => o === 'duplicate')).toHaveLength(199);
@@ -109,7 +109,8 @@ describe.each(BACKENDS)('postback attribution on %s', (backend) => {
   it('50 distinct txids on one click give 50 conversions with the exact revenue', async () => {
     const v = await seedVisit(deps(), plain);
     const payouts = Array.from({ length: 50 }, (_, i) => `0.${String(i + 1).padStart(2, '0')}`);
-    await Promise.all(payouts.map((p, i) => postback({ cid: v.clickId, payout: p, txid: `up-${i}` })));
+    const answers = await Promise.all(payouts.map((p, i) => postback({ cid: v.clickId, payout: p, txid: `up-${i}` })));
+    expect(answers.map((a) => a.json().outcome)).toEqual(Array(50).fill('recorded'));
     const [r] = await rows<{ n: string; revenue: string }>(db(), sql`select count(*)::text as n, sum(payout)::text as revenue from conversions where click_id = ${v.clickId}`);
     expect(r.n).toBe('50');
     expect(sum([r.revenue])).toBe(sum(payouts));
@@ -127,7 +128,7 @@ describe.each(BACKENDS)('postback attribution on %s', (backend) => {
 
   it('approved -> declined updates the row, keeps the history and takes the revenue out', async () => {
     const v = await seedVisit(deps(), plain);
-    await postback({ cid: v.clickId, payout: '20', txid: 'order-1', status: 'approved' });
+    expect((await postback({ cid: v.clickId, payout: '20', txid: 'order-1', status: 'approved' })).json().outcome).toBe('recorded');
     const changed = await postback({ cid: v.clickId, txid: 'order-1', status: 'chargeback' });
     expect(changed.json()).toMatchObject({ outcome: 'status_changed', conversionStatus: 'declined' });
     const list = await conversionsOf(v.clickId);
@@ -169,7 +170,8 @@ describe.each(BACKENDS)('postback attribution on %s', (backend) => {
     expect(writer, 'the tracking plugin sets ctx.clickWriter').toBeDefined();
     const v = visitFor(plain);
     writer!.add(v);
-    expect(writer!.peek(v.clickId)).toBeDefined();
+    // peek may answer with a promise (a recording thread holds the buffer): a bare toBeDefined() passed on the promise itself.
+    expect((await writer!.peek(v.clickId))?.clickId).toBe(v.clickId);
     const res = await postback({ cid: v.clickId, payout: '4' });
     expect(res.json().outcome).toBe('recorded');
     expect((await conversionsOf(v.clickId))[0]).toMatchObject({ campaignId: plain.campaignId, payout: '4.000000' });
@@ -329,8 +331,9 @@ describe.each(BACKENDS)('postback attribution on %s', (backend) => {
   });
 
   it('uploads conversions as JSON and CSV, with a past time, answering per row', async () => {
-    const v = await seedVisit(deps(), plain);
-    const w = await seedVisit(deps(), plain);
+    const visitedAt = new Date('2026-01-10T08:00:00.000Z');
+    const v = await seedVisit(deps(), plain, 'both', { visitedAt });
+    const w = await seedVisit(deps(), plain, 'both', { visitedAt });
     const past = '2026-01-15T10:30:00.000Z';
     const res = await t.app.inject({
       method: 'POST',
@@ -342,25 +345,29 @@ describe.each(BACKENDS)('postback attribution on %s', (backend) => {
         { clickId: w.clickId, payout: 'abc' },
         { payout: '1' },
         { clickId: newClickId(), payout: '2' },
+        // A typo'd year: before the visit, refused (a few minutes of clock skew pass).
+        { clickId: w.clickId, payout: '3', txid: 'U2', time: '2025-01-15T10:30:00Z' },
+        { clickId: w.clickId, payout: '3', txid: 'U3', time: '2026-01-10T07:57:00Z' },
       ],
     });
     expect(res.statusCode).toBe(200);
     const body = res.json();
-    expect(body.rows.map((r: { outcome: string }) => r.outcome)).toEqual(['recorded', 'duplicate', 'error', 'error', 'pending']);
+    expect(body.rows.map((r: { outcome: string }) => r.outcome)).toEqual(['recorded', 'duplicate', 'error', 'error', 'pending', 'error', 'recorded']);
     expect(body.rows[2].error.field).toBe('payout');
     expect(body.rows[3].error.field).toBe('clickId');
+    expect(body.rows[5].error).toMatchObject({ field: 'time', message: expect.stringContaining('before the visit') });
     const [c] = await conversionsOf(v.clickId);
     expect(c.convertedAt.toISOString()).toBe(past);
     expect(c.payout).toBe('12.340000');
-    expect(await conversionsOf(w.clickId)).toHaveLength(0);
+    expect((await conversionsOf(w.clickId)).map((c) => c.txid)).toEqual(['U3']);
 
     const csv = `clickId,payout,txid,status,type,currency,time\n${w.clickId},"1,000",,,,,\n${w.clickId},5.5,C1,approved,sale,,2026-02-01T00:00:00Z\n`;
     const up = await t.app.inject({ method: 'POST', url: '/api/conversions', headers: { ...authHeaders(), 'content-type': 'text/csv' }, payload: csv });
     expect(up.statusCode).toBe(200);
     expect(up.json().rows.map((r: { outcome: string }) => r.outcome)).toEqual(['error', 'recorded']);
-    const [d] = await conversionsOf(w.clickId);
+    const d = (await conversionsOf(w.clickId)).find((c) => c.txid === 'C1');
     expect(d).toMatchObject({ payout: '5.500000', txid: 'C1', type: 'sale' });
-    expect(d.convertedAt.toISOString()).toBe('2026-02-01T00:00:00.000Z');
+    expect(d!.convertedAt.toISOString()).toBe('2026-02-01T00:00:00.000Z');
     expect((await t.app.inject({ method: 'POST', url: '/api/conversions', payload: [] })).statusCode).toBe(401);
   });
 
@@ -400,9 +407,11 @@ describe.each(BACKENDS)('postback attribution on %s', (backend) => {
     expect((await postback({ cid: v.clickId, txid: 'S1', status: 'chargeback' })).json().outcome).toBe('status_changed');
     await t.app.inject({ url: `/pixel.js?cid=${v.clickId}&txid=S1&status=approved` });
     expect(await conversionsOf(v.clickId)).toMatchObject([{ txid: 'S1', status: 'declined' }]);
-    // A new conversion from the pixel is still recorded.
+    // A new conversion from either pixel is still recorded: both requests above did reach the
+    // conversion code (a pixel answers 200 whatever happens, so only the rows tell).
     await t.app.inject({ url: `/pixel.gif?txid=S2&payout=3`, cookies: { tlcid: v.clickId } });
-    expect((await conversionsOf(v.clickId)).map((c) => c.txid).sort()).toEqual(['S1', 'S2']);
+    await t.app.inject({ url: `/pixel.js?cid=${v.clickId}&txid=S3&payout=1` });
+    expect((await conversionsOf(v.clickId)).map((c) => c.txid).sort()).toEqual(['S1', 'S2', 'S3']);
   });
 
   it('documents the routes in /openapi.json', async () => {
