@@ -36,9 +36,14 @@ export default async function setup(project: TestProject) {
   const database = openPostgres({ url: databaseUrl(template), poolMax: 2 });
   try {
     await migrate(database);
-  } finally {
-    await database.close();
+  } catch (err) {
+    // No teardown runs for a setup that throws: drop the half-migrated template here.
+    await database.close().catch(() => undefined);
+    await dropDatabase(admin, template).catch(() => undefined);
+    await admin.end();
+    throw err;
   }
+  await database.close();
   project.provide('templateDatabase', template);
 
   return async () => {

@@ -1,6 +1,7 @@
 // Seeds campaign config straight into the tables (no management API needed) and reloads the
 // campaign cache, for tests of /click, /cta, postbacks and reports.
 import type { FastifyInstance } from 'fastify';
+import { openPostgres, type Db } from '../../src/db/client.js';
 import { campaigns, landers, offers, trafficSources, type Flow, type TrafficSourceParam } from '../../src/db/schema.js';
 
 type Ctx = FastifyInstance['ctx'];
@@ -77,4 +78,19 @@ export async function seedDirectCampaign(ctx: Ctx, key: string, offerUrl = 'http
   const offer = await seedOffer(ctx, { url: offerUrl });
   const campaign = await seedCampaign(ctx, { key, trafficSourceId: ts.id, flow: { rules: [], paths: [{ offers: [{ id: offer.id }] }] } });
   return { ts, offer, campaign };
+}
+
+/** seedDirectCampaign on a bare database (no app, so no cache to refresh): a server process started later loads it. */
+export function seedDirectCampaignIn(db: Db, key: string, offerUrl?: string) {
+  return seedDirectCampaign({ db, campaigns: { refresh: async () => undefined } } as unknown as Ctx, key, offerUrl);
+}
+
+/** seedDirectCampaignIn through a short-lived pool on the Postgres at `url`, closed whatever happens. */
+export async function seedDirectCampaignAt(url: string, key: string, offerUrl?: string) {
+  const database = openPostgres({ url, poolMax: 1 });
+  try {
+    return await seedDirectCampaignIn(database.db, key, offerUrl);
+  } finally {
+    await database.close();
+  }
 }

@@ -1,6 +1,7 @@
 // Builds a tracker for one test file on its own fresh database and Redis prefix, on either
 // backend: 'postgres' (real Postgres + Redis) or 'embedded' (PGlite in memory + in-process store).
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -21,6 +22,22 @@ export type Backend = 'postgres' | 'embedded';
 export const BACKENDS: Backend[] = ['postgres', 'embedded'];
 
 export const TEST_API_KEY = 'test-bootstrap-key-0123456789';
+
+/**
+ * Runs every cleanup step even when an earlier one fails, then throws the first failure: a
+ * cleanup that stops at its first error leaks everything after it (a database, Redis keys, a process).
+ */
+export async function runAll(steps: (() => unknown)[]): Promise<void> {
+  const failures: unknown[] = [];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (err) {
+      failures.push(err);
+    }
+  }
+  if (failures.length) throw failures[0];
+}
 
 /** A fresh Postgres database cloned from the run's migrated template. */
 export async function createTestDatabase(): Promise<{ name: string; url: string; drop(): Promise<void> }> {
@@ -82,7 +99,10 @@ export interface TestBackendResources {
 export async function openTestBackend(backend: Backend, env: Record<string, string> = {}): Promise<TestBackendResources> {
   if (backend === 'embedded') {
     const database = await openEmbedded({});
-    await migrate(database);
+    await migrate(database).catch(async (err: unknown) => {
+      await database.close().catch(() => undefined);
+      throw err;
+    });
     const store = createMemoryStore();
     return {
       backend,
@@ -99,18 +119,17 @@ export async function openTestBackend(backend: Backend, env: Record<string, stri
   const prefix = `test:${db.name}:`;
   const fullEnv = { DATABASE_URL: db.url, REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, ...env };
   const database = openPostgres({ url: db.url, poolMax: 5 });
-  const store = await createRedisStore({ url: testRedisUrl(), prefix, commandTimeoutMs: 2000 });
+  // Opened halfway (Redis down): what is open already is closed and dropped, not left behind.
+  const store = await createRedisStore({ url: testRedisUrl(), prefix, commandTimeoutMs: 2000 }).catch(async (err: unknown) => {
+    await runAll([() => database.close(), () => db.drop()]).catch(() => undefined);
+    throw err;
+  });
   return {
     backend,
     env: fullEnv,
     database,
     store,
-    async destroy() {
-      await store.close();
-      await database.close();
-      await db.drop();
-      await clearRedisPrefix(prefix);
-    },
+    destroy: () => runAll([() => store.close(), () => database.close(), () => db.drop(), () => clearRedisPrefix(prefix)]),
   };
 }
 
@@ -129,13 +148,15 @@ export async function buildTestApp(
   backend: TestBackendResources,
   opts: { env?: Record<string, string>; ownConnections?: boolean } = {},
 ): Promise<TestApp> {
+  // Each app spills and replays visits in its own directory, never into another test's database;
+  // close() removes them (they exist only once something spilled; a caller's own env wins).
+  const spillDirs = [join(tmpdir(), `tracklane-test-spill-${randomBytes(5).toString('hex')}`), join(tmpdir(), `tracklane-test-postback-spill-${randomBytes(5).toString('hex')}`)];
   const config = configFrom({
     TRACKLANE_API_KEY: TEST_API_KEY,
     LOG_LEVEL: 'silent',
     PUBLIC_URL: 'http://track.test',
-    // Each app spills and replays visits in its own directory, never into another test's database.
-    CLICK_SPILL_DIR: join(tmpdir(), `tracklane-test-spill-${randomBytes(5).toString('hex')}`),
-    POSTBACK_SPILL_DIR: join(tmpdir(), `tracklane-test-postback-spill-${randomBytes(5).toString('hex')}`),
+    CLICK_SPILL_DIR: spillDirs[0],
+    POSTBACK_SPILL_DIR: spillDirs[1],
     ...backend.env,
     ...opts.env,
   });
@@ -145,20 +166,27 @@ export async function buildTestApp(
     database: own ? undefined : backend.database,
     store: own ? undefined : backend.store,
   });
-  await app.ready();
-  return { app, config, backend, close: () => app.close() };
+  const removeSpillDirs = () => Promise.all(spillDirs.map((d) => rm(d, { recursive: true, force: true })));
+  try {
+    await app.ready();
+  } catch (err) {
+    await runAll([() => app.close(), removeSpillDirs]).catch(() => undefined);
+    throw err;
+  }
+  return { app, config, backend, close: () => runAll([() => app.close(), removeSpillDirs]) };
 }
 
 /** One backend and one app for a test file; call in beforeAll, close in afterAll. */
 export async function setupTestApp(backend: Backend, opts: { env?: Record<string, string> } = {}) {
   const resources = await openTestBackend(backend, opts.env);
-  const t = await buildTestApp(resources, opts);
+  // A build that fails (a bad env, a plugin that throws) must not leave the database and keys behind.
+  const t = await buildTestApp(resources, opts).catch(async (err: unknown) => {
+    await resources.destroy().catch(() => undefined);
+    throw err;
+  });
   return {
     ...t,
-    async close() {
-      await t.app.close();
-      await resources.destroy();
-    },
+    close: () => runAll([() => t.close(), () => resources.destroy()]),
   };
 }
 

@@ -88,7 +88,10 @@ describe.each(BACKENDS)('postbacks as networks send them, on %s', (backend) => {
     const day = (ms: number) => new Date(Date.now() + ms).toISOString().slice(0, 10);
     const listed = await t.app.inject({ url: `/api/conversions?attributed=false&from=${day(-86_400_000)}&to=${day(86_400_000)}&tz=UTC`, headers: authHeaders() });
     expect(listed.statusCode).toBe(200);
-    expect(JSON.stringify(listed.json())).toContain('{aff_sub}');
+    // Listed as the row it is, raw parameters and all (not merely the text somewhere in the answer).
+    expect(listed.json().items).toContainEqual(
+      expect.objectContaining({ id: res.json().pendingId, clickId: '{aff_sub}', state: 'unattributed', rawParams: { cid: '{aff_sub}', payout: '{payout}', txid: 'T-77' } }),
+    );
   });
 
   it('keeps an unfilled secret: it does not match, 403, nothing stored', async () => {

@@ -60,21 +60,18 @@ describe('embedded default across a restart', () => {
       expect(pb.status).toBe(200);
     }
 
-    // Reports follow the writers; wait for the flush rather than sleeping a fixed time.
-    let before: { totals: Record<string, unknown>; rows: unknown[] } | undefined;
-    for (let i = 0; i < 50; i++) {
-      before = await report(s);
-      if (before!.totals.visits === 5 && before!.totals.conversions === 2) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(before!.totals).toMatchObject({ visits: 5, conversions: 2 });
-    expect(Number(before!.totals.revenue)).toBe(8.5);
+    // Reports follow the writers; wait for the flush rather than sleeping a fixed time (a busy
+    // machine may take a few seconds).
+    await expect.poll(async () => (await report(s)).totals, { timeout: 20_000, interval: 100 }).toMatchObject({ visits: 5, conversions: 2 });
+    const before: { totals: Record<string, unknown>; rows: unknown[] } = await report(s);
+    expect(before.totals).toMatchObject({ visits: 5, conversions: 2 });
+    expect(Number(before.totals.revenue)).toBe(8.5);
 
     expect(await s.stop('SIGTERM')).toBe(0);
     s = await start(port);
     const after = await report(s);
-    expect(after.rows).toEqual(before!.rows);
-    expect(after.totals).toEqual(before!.totals);
+    expect(after.rows).toEqual(before.rows);
+    expect(after.totals).toEqual(before.totals);
     // The campaign is still served after the restart.
     expect((await fetch(`${s.url}/click/${campaign.key}`, { redirect: 'manual' })).status).toBe(302);
     const code = await s.stop('SIGTERM');

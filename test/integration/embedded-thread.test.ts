@@ -47,18 +47,25 @@ describe('embedded database thread', () => {
 
     let release!: () => void;
     const hold = new Promise<void>((resolve) => (release = resolve));
+    let inserted!: () => void;
+    const insideTransaction = new Promise<void>((resolve) => (inserted = resolve));
     const order: string[] = [];
     const tx = database.db.transaction(async (t) => {
       await t.execute(sql`insert into t values (5, 'five', now())`);
+      inserted();
       await hold;
       order.push('transaction ends');
     });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The transaction holds the thread now (a fixed sleep here let a busy machine send the outside
+    // statement before the transaction had begun).
+    await insideTransaction;
     const outside = rows<{ n: number }>(database.db, sql`select count(*)::int as n from t`).then((r) => {
       order.push('outside statement');
       return r[0].n;
     });
+    // Time for a statement that is not held to come back; it must not have.
     await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(order).toEqual([]);
     release();
     await tx;
     // It waited for the commit, so it sees row 5.

@@ -94,9 +94,10 @@ describe.each(BACKENDS)('hot path on %s', (backend) => {
   it('setAndClaim markers expire with their own TTL', async () => {
     const { store } = t.app.ctx;
     const k = `hp:${newClickId()}`;
-    expect(await store.setAndClaim([{ key: `${k}:v`, value: 'x', ttlSeconds: 60, claimKey: `${k}:u`, claimTtlSeconds: 1 }])).toEqual([true]);
-    await new Promise((r) => setTimeout(r, 1300));
-    expect(await store.setAndClaim([{ key: `${k}:v`, value: 'x', ttlSeconds: 60, claimKey: `${k}:u`, claimTtlSeconds: 1 }])).toEqual([true]);
+    const claim = () => store.setAndClaim([{ key: `${k}:v`, value: 'x', ttlSeconds: 60, claimKey: `${k}:u`, claimTtlSeconds: 1 }]);
+    expect(await claim()).toEqual([true]);
+    // Claimable again once its 1 s is up, long before the value's 60 s (polled: no fixed sleep to tune).
+    await expect.poll(claim, { timeout: 10_000, interval: 100 }).toEqual([true]);
     expect(await store.get(`${k}:v`)).toBe('x');
   });
 
@@ -105,14 +106,15 @@ describe.each(BACKENDS)('hot path on %s', (backend) => {
     const answers = new Map<string, boolean>();
     const calls: number[] = [];
     const counting = { ...store, setAndClaim: (entries: Parameters<typeof store.setAndClaim>[0]) => (calls.push(entries.length), store.setAndClaim(entries)) };
-    const done = new Promise<void>((resolve) => {
+    const done = new Promise<void>((resolve, reject) => {
       const writer = createHotVisitWriter(counting, {
         maxBatch: 4,
         onClaimed: (id, first) => {
           answers.set(id, first);
           if (answers.size === 6) resolve();
         },
-        onFailed: () => undefined,
+        // A failed call fails the test at once, rather than leaving it to wait for the timeout.
+        onFailed: (_ids, err) => reject(err),
       });
       const visitor = `v${newClickId()}`;
       for (let i = 0; i < 6; i++) {
@@ -130,12 +132,15 @@ describe.each(BACKENDS)('hot path on %s', (backend) => {
 
   it('hot writes report a failing store for every visit of the call', async () => {
     const failed: string[] = [];
+    const errors: string[] = [];
+    const claimed: string[] = [];
     const broken = { ...t.app.ctx.store, setAndClaim: () => Promise.reject(new Error('store down')) };
     await new Promise<void>((resolve) => {
       const writer = createHotVisitWriter(broken, {
-        onClaimed: () => undefined,
+        onClaimed: (id) => claimed.push(id),
+        // Asserted below, not in here: a failed expect inside the writer's callback may never reach the test.
         onFailed: (ids, err) => {
-          expect(err.message).toBe('store down');
+          errors.push(err.message);
           failed.push(...ids);
           resolve();
         },
@@ -144,6 +149,8 @@ describe.each(BACKENDS)('hot path on %s', (backend) => {
       writer.add('a2', { key: 'hp:a2', value: '1', ttlSeconds: 60, claimKey: 'hp:a2:u', claimTtlSeconds: 60 });
     });
     expect(failed).toEqual(['a1', 'a2']);
+    expect(errors).toEqual(['store down']);
+    expect(claimed).toEqual([]);
   });
 
   it('the insert batcher records concurrent postbacks once each, duplicates included, with batches in flight together', async () => {
@@ -212,7 +219,7 @@ describe.each(BACKENDS)('hot path on %s', (backend) => {
     const rest = visits.slice(1).map((v) => batcher.insert(request(v.clickId)));
     const ids = await Promise.all([first, ...rest]);
     await batcher.drain();
-    expect(ids.every((id) => typeof id === 'number')).toBe(true);
+    expect(ids).toEqual(Array(4).fill(expect.any(Number)));
     expect(counts.statements).toBe(2);
     expect(counts.maxRunning).toBe(1);
     const [n] = await rows<{ n: string }>(db, sql`select count(*)::text as n from conversions where txid = 'minbatch'`);

@@ -1,7 +1,7 @@
 // Two tracker instances on one Postgres and Redis: an edit made through one is what the other
 // serves within a second, without a restart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authHeaders, buildTestApp, openTestBackend, type TestApp, type TestBackendResources } from '../helpers/test-app.js';
+import { authHeaders, buildTestApp, openTestBackend, runAll, type TestApp, type TestBackendResources } from '../helpers/test-app.js';
 
 /** Polls `check` until it is true or `ms` pass; returns the time it took. */
 async function within(ms: number, check: () => boolean): Promise<number> {
@@ -23,11 +23,7 @@ describe('campaign changes across instances (real Postgres and Redis)', () => {
     a = await buildTestApp(resources, { ownConnections: true });
     b = await buildTestApp(resources, { ownConnections: true });
   });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await resources?.destroy();
-  });
+  afterAll(() => runAll([() => a?.close(), () => b?.close(), () => resources?.destroy()]));
 
   const post = async (url: string, payload: unknown) => {
     const res = await a.app.inject({ method: 'POST', url, payload: payload as never, headers: authHeaders() });
@@ -56,10 +52,11 @@ describe('campaign changes across instances (real Postgres and Redis)', () => {
 
     // An offer edit (not the campaign itself) also reaches B's resolved campaign.
     const offerEdit = await a.app.inject({ method: 'PATCH', url: `/api/offers/${second.id}`, headers: authHeaders(), payload: { url: 'https://offer.example/2b' } });
-    expect(offerEdit.statusCode).toBe(200);
+    expect(offerEdit.statusCode, offerEdit.body).toBe(200);
     const offerChanged = await within(1000, () => b.app.ctx.campaigns.byKey(c.key)?.offers.get(second.id)?.url === 'https://offer.example/2b');
 
-    await a.app.inject({ method: 'DELETE', url: `/api/campaigns/${c.id}`, headers: authHeaders() });
+    const archive = await a.app.inject({ method: 'DELETE', url: `/api/campaigns/${c.id}`, headers: authHeaders() });
+    expect(archive.statusCode, archive.body).toBe(200);
     const archived = await within(1000, () => b.app.ctx.campaigns.byKey(c.key) === undefined);
     console.info(`propagation to the other instance: create ${created} ms, flow edit ${edited} ms, offer edit ${offerChanged} ms, archive ${archived} ms`);
   });

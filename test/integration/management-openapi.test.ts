@@ -4,6 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setupTestApp } from '../helpers/test-app.js';
 
 const ENTITIES = ['/api/traffic-sources', '/api/affiliate-networks', '/api/offers', '/api/landers', '/api/campaigns'];
+/** The API's one error shape, as the document must show it. */
+const ERROR_SHAPE = { required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, field: { type: 'string' } } };
+const json = (response: { content: Record<string, { schema: Record<string, any> }> }) => response.content['application/json'].schema;
 
 describe('management API documentation', () => {
   let t: Awaited<ReturnType<typeof setupTestApp>>;
@@ -24,14 +27,15 @@ describe('management API documentation', () => {
       expect(item, `${base}/{id}`).toBeDefined();
       expect(collection.get.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['page', 'pageSize', 'name', 'status']));
       expect(collection.get.responses['200'].content['application/json'].schema.properties.items.type).toBe('array');
-      expect(collection.post.requestBody.content['application/json'].schema.properties.name).toBeDefined();
-      expect(collection.post.responses['201'].content['application/json'].schema.properties.version).toBeDefined();
-      expect(collection.post.responses['400'].content['application/json'].schema.properties.error).toBeDefined();
-      expect(item.get.responses['200'].content['application/json'].schema.properties.id).toBeDefined();
-      expect(item.patch.requestBody.content['application/json'].schema.properties).toBeDefined();
+      // Types, not mere presence: a schema documented as {} would pass a toBeDefined().
+      expect(json(collection.post.requestBody).properties.name, base).toMatchObject({ type: 'string', minLength: 1 });
+      expect(json(collection.post.responses['201']).properties.version, base).toMatchObject({ type: 'integer' });
+      expect(json(collection.post.responses['400']).properties.error, base).toMatchObject(ERROR_SHAPE);
+      expect(json(item.get.responses['200']).properties.id, base).toMatchObject({ type: 'integer' });
+      expect(Object.keys(json(item.patch.requestBody).properties), base).toEqual(expect.arrayContaining(['name', 'status']));
       expect(item.patch.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`)).toEqual(expect.arrayContaining(['path:id', 'header:if-match']));
-      expect(item.patch.responses['412']).toBeDefined();
-      expect(item.delete.responses['200'].content['application/json'].schema.properties.status).toBeDefined();
+      expect(json(item.patch.responses['412']).properties.error, base).toMatchObject(ERROR_SHAPE);
+      expect(json(item.delete.responses['200']).properties.status, base).toMatchObject({ type: 'string' });
     }
   });
 
@@ -45,9 +49,9 @@ describe('management API documentation', () => {
     const tsIn = spec.paths['/api/traffic-sources'].post.requestBody.content['application/json'].schema.properties;
     expect(tsIn.preset.enum).toEqual(['facebook', 'google', 'tiktok', 'taboola', 'outbrain', 'mgid', 'propellerads']);
     const networkOut = spec.paths['/api/affiliate-networks/{id}'].get.responses['200'].content['application/json'].schema.properties;
-    expect(networkOut.postbackUrl).toBeDefined();
-    expect(spec.paths['/api/traffic-sources/presets']).toBeDefined();
-    expect(spec.paths['/api/affiliate-networks/presets']).toBeDefined();
+    expect(networkOut.postbackUrl).toMatchObject({ type: 'string', description: expect.stringContaining('postback') });
+    expect(Object.keys(spec.paths['/api/traffic-sources/presets'])).toEqual(['get']);
+    expect(Object.keys(spec.paths['/api/affiliate-networks/presets'])).toEqual(['get']);
   });
 
   it('renders /docs', async () => {

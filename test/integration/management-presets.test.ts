@@ -32,18 +32,19 @@ describe('presets (real Postgres and Redis)', () => {
     const { query, ts } = await linkFor('facebook');
     expect(query).toBe('campaign_id={{campaign.id}}&adset_id={{adset.id}}&ad_id={{ad.id}}&placement={{placement}}&site_source={{site_source_name}}');
     expect(ts.params).toContainEqual({ name: 'fbclid', token: '', role: 'externalId' });
+    expect(ts.postbackUrl).toBeNull();
   });
 
   it('google: ValueTrack parameters and gclid', async () => {
-    expect((await linkFor('google')).query).toBe(
-      'campaignid={campaignid}&adgroupid={adgroupid}&creative={creative}&keyword={keyword}&placement={placement}&gclid={gclid}',
-    );
+    const { query, ts } = await linkFor('google');
+    expect(query).toBe('campaignid={campaignid}&adgroupid={adgroupid}&creative={creative}&keyword={keyword}&placement={placement}&gclid={gclid}');
+    expect(ts.postbackUrl).toBeNull();
   });
 
   it('tiktok: double-underscore macros and ttclid from __CALLBACK_PARAM__', async () => {
-    expect((await linkFor('tiktok')).query).toBe(
-      'campaign_id=__CAMPAIGN_ID__&adgroup_id=__AID__&ad_id=__CID__&placement=__PLACEMENT__&ttclid=__CALLBACK_PARAM__',
-    );
+    const { query, ts } = await linkFor('tiktok');
+    expect(query).toBe('campaign_id=__CAMPAIGN_ID__&adgroup_id=__AID__&ad_id=__CID__&placement=__PLACEMENT__&ttclid=__CALLBACK_PARAM__');
+    expect(ts.postbackUrl).toBeNull();
   });
 
   it('taboola: tracking macros and an S2S postback', async () => {
@@ -55,7 +56,7 @@ describe('presets (real Postgres and Redis)', () => {
   it('outbrain: {{double-brace}} macros and ob_click_id', async () => {
     const { query, ts } = await linkFor('outbrain');
     expect(query).toBe('campaign_id={{campaign_id}}&ad_id={{ad_id}}&section_id={{section_id}}&ob_click_id={{ob_click_id}}');
-    expect(ts.postbackUrl).toContain('ob_click_id={externalid}');
+    expect(ts.postbackUrl).toBe('https://tr.outbrain.com/unifiedPixel?ob_click_id={externalid}&name={type}&orderValue={payout}&currency={currency}');
   });
 
   it('mgid: widget, teaser, campaign and click ID macros, and its postback', async () => {

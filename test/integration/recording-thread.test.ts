@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { rows } from '../../src/db/client.js';
 import { newCounters } from '../../src/tracking/click.js';
 import { loadHotClick, type VisitRow } from '../../src/tracking/hot-click.js';
 import { startRemoteRecorder, type RecorderSettings } from '../../src/tracking/remote-recorder.js';
-import { openTestBackend, type TestBackendResources } from '../helpers/test-app.js';
+import { openTestBackend, runAll, type TestBackendResources } from '../helpers/test-app.js';
 
 const log = pino({ level: 'silent' });
 const visit = (clickId: string): VisitRow => ({
@@ -49,10 +49,7 @@ describe('recording thread', () => {
       uniqueWindowHours: 24,
     };
   });
-  afterAll(async () => {
-    await b?.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => runAll([() => b?.destroy(), () => dir && rmSync(dir, { recursive: true, force: true })]));
   const stored = async () =>
     rows<{ click_id: string; is_unique: boolean; params: Record<string, string>; country: string }>(
       b.database.db,
@@ -68,8 +65,9 @@ describe('recording thread', () => {
         // Visitors 0-9 come back 3 times each: only their first visit is unique.
         recorder.record(v, `visitor${i % 10}`, 7);
       }
-      // Still buffered in the thread (the flush interval is a minute): peek asks the thread.
-      await new Promise((r) => setTimeout(r, 200));
+      // Still buffered in the thread (the flush interval is a minute): peek asks the thread. Waits
+      // until the thread holds all 30 (their unique claims answered), not a fixed time.
+      await vi.waitFor(async () => expect((await writer.freshStats()).visits.buffered).toBe(30), { timeout: 10_000, interval: 20 });
       expect((await writer.peek('thr007'))?.params).toEqual({ zone: '7', sub: 'ü & =' });
       expect(await writer.peek('thr999')).toBeUndefined();
       expect(await stored()).toEqual([]);
@@ -90,11 +88,15 @@ describe('recording thread', () => {
 
   it('writes everything it holds when closed, including visits handed over in the same turn', async () => {
     const { writer, recorder } = await startRemoteRecorder(settings, newCounters(), log);
-    for (let i = 100; i < 140; i++) recorder.record(visit(`thr${i}`), `later${i}`, 7);
-    writer.add(visit('thr200'));
-    // Found before the turn ends, from the main thread's own pending list.
-    expect((await writer.peek('thr200'))?.clickId).toBe('thr200');
-    await writer.close();
+    try {
+      for (let i = 100; i < 140; i++) recorder.record(visit(`thr${i}`), `later${i}`, 7);
+      writer.add(visit('thr200'));
+      // Found before the turn ends, from the main thread's own pending list.
+      expect((await writer.peek('thr200'))?.clickId).toBe('thr200');
+    } finally {
+      // The close under test, and the thread's end however the lines above went.
+      await writer.close();
+    }
     const ids = (await stored()).map((r) => r.click_id);
     expect(ids.filter((id) => id >= 'thr100')).toHaveLength(41);
   });

@@ -100,7 +100,9 @@ describe.each(BACKENDS)('rollup deltas on %s', (backend) => {
     const { rollup, raw } = await byStatus(db);
     expect(rollup).toEqual(raw);
     const approved = raw.find((r) => r.status === 'approved');
-    expect(res.json().totals.conversions).toBe(approved?.n ?? 0);
+    // Some sales are still approved after the reversal, so the report's count is not trivially 0 = 0.
+    expect(approved?.n).toBeGreaterThan(0);
+    expect(res.json().totals.conversions).toBe(approved!.n);
     await vacuumRollupDeltas(db);
   });
 });

@@ -174,7 +174,7 @@ describe('the server process', () => {
     const ready = (await (await fetch(`${server.url}/readyz`)).json()) as { backends: unknown };
     expect(ready.backends).toEqual({ postgres: 'embedded', redis: 'memory' });
     const key = /Your first API key \(shown once, keep it\): (tl_\w+)/.exec(server.output())?.[1];
-    expect(key).toBeTruthy();
+    expect(key, server.output()).toMatch(/^tl_[0-9A-Za-z]{32}$/);
     expect((await fetch(`${server.url}/api/api-keys`, { headers: { 'api-key': key! } })).status).toBe(200);
     expect(server.output()).toContain('several instances need DATABASE_URL and REDIS_URL');
     expect(await server.stop('SIGTERM')).toBe(0);

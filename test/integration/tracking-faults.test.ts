@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { openEmbedded } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
 import { buildApp } from '../../src/app.js';
@@ -14,26 +14,13 @@ import type { HotStore } from '../../src/store/hot-store.js';
 import { createMemoryStore } from '../../src/store/memory-store.js';
 import { testRedisUrl } from '../helpers/database-guard.js';
 import { freePort, spawnServer, waitForReady, type ServerProcess } from '../helpers/server-process.js';
-import { authHeaders, buildTestApp, clearRedisPrefix, createTestDatabase, openTestBackend, TEST_API_KEY } from '../helpers/test-app.js';
+import { authHeaders, buildTestApp, clearRedisPrefix, createTestDatabase, openTestBackend, runAll, TEST_API_KEY } from '../helpers/test-app.js';
 import { allowConnections, refuseConnections } from '../helpers/outage.js';
-import { seedDirectCampaign } from '../helpers/seed.js';
-import type { FastifyInstance } from 'fastify';
+import { seedDirectCampaign, seedDirectCampaignAt, seedDirectCampaignIn } from '../helpers/seed.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-
-/** Seeds one direct campaign through a short-lived pool (the server loads it at start-up). */
-async function seedOver(url: string, key: string) {
-  const { openPostgres } = await import('../../src/db/client.js');
-  const database = openPostgres({ url, poolMax: 1 });
-  try {
-    await seedDirectCampaign({ db: database.db, campaigns: { refresh: async () => undefined } } as unknown as FastifyInstance['ctx'], key);
-  } finally {
-    await database.close();
-  }
-}
+const cleanups: (() => unknown)[] = [];
+// Last registered first; one failing step does not leave the others' databases, keys and processes behind.
+afterAll(() => runAll(cleanups.reverse()));
 
 /** Keeps `concurrency` requests in flight until stopped; counts answers by status. */
 function load(url: string, concurrency: number) {
@@ -65,6 +52,9 @@ function load(url: string, concurrency: number) {
   };
 }
 
+/** Waits until `counts` shows `n` answered redirects: the traffic is under way, however busy the machine. */
+const answered = (counts: { answered302: number }, n: number) => vi.waitFor(() => expect(counts.answered302).toBeGreaterThanOrEqual(n), { timeout: 15_000, interval: 50 });
+
 /** close-with-grace re-raises the signal once shutdown is done, so a clean SIGTERM exit reads as 143. */
 const GRACEFUL_EXIT: (number | string)[] = [0, 143, 'SIGTERM'];
 
@@ -84,7 +74,7 @@ async function countVisits(url: string): Promise<number> {
 async function startServer(env: Record<string, string>): Promise<ServerProcess> {
   const port = await freePort();
   const server = spawnServer({ TRACKLANE_API_KEY: TEST_API_KEY, LOG_LEVEL: 'warn', ...env }, { port });
-  cleanups.push(() => void server.stop('SIGKILL'));
+  cleanups.push(() => server.stop('SIGKILL'));
   await waitForReady(server, { path: '/healthz' });
   return server;
 }
@@ -94,14 +84,14 @@ describe('SIGTERM under load', () => {
     const db = await createTestDatabase();
     const prefix = `test:${db.name}:`;
     cleanups.push(() => db.drop(), () => clearRedisPrefix(prefix));
-    await seedOver(db.url, 'term1');
+    await seedDirectCampaignAt(db.url, 'term1');
     const spill = mkdtempSync(join(tmpdir(), 'tracklane-spill-'));
     cleanups.push(() => rmSync(spill, { recursive: true, force: true }));
     // A long flush interval, so plenty of visits are still in memory when the signal comes.
     const server = await startServer({ DATABASE_URL: db.url, REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, CLICK_FLUSH_MS: '5000', CLICK_SPILL_DIR: spill });
 
     const traffic = load(`${server.url}/click/term1`, 16);
-    await sleep(1500);
+    await answered(traffic.counts, 200);
     const sentAt = Date.now();
     const exited = server.stop('SIGTERM');
     const code = await exited;
@@ -120,13 +110,16 @@ describe('SIGTERM under load', () => {
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
     // Migrate and seed the embedded files in-process, then hand them to the server.
     const seedDb = await openEmbedded({ dataDir });
-    await migrate(seedDb);
-    await seedDirectCampaign({ db: seedDb.db, campaigns: { refresh: async () => undefined } } as unknown as FastifyInstance['ctx'], 'term2');
-    await seedDb.close();
+    try {
+      await migrate(seedDb);
+      await seedDirectCampaignIn(seedDb.db, 'term2');
+    } finally {
+      await seedDb.close();
+    }
 
     const server = await startServer({ TRACKLANE_DATA_DIR: dataDir, CLICK_FLUSH_MS: '5000' });
     const traffic = load(`${server.url}/click/term2`, 8);
-    await sleep(1500);
+    await answered(traffic.counts, 100);
     const sentAt = Date.now();
     const code = await server.stop('SIGTERM');
     const tookMs = Date.now() - sentAt;
@@ -155,7 +148,7 @@ describe('Postgres outage mid-run', () => {
       () => clearRedisPrefix(prefix),
       () => allowConnections(db.name),
     );
-    await seedOver(db.url, 'outage1');
+    await seedDirectCampaignAt(db.url, 'outage1');
     const spill = mkdtempSync(join(tmpdir(), 'tracklane-spill-'));
     cleanups.push(() => rmSync(spill, { recursive: true, force: true }));
     const server = await startServer({
@@ -168,7 +161,7 @@ describe('Postgres outage mid-run', () => {
       CLICK_SPILL_DIR: spill,
     });
     const traffic = load(`${server.url}/click/outage1`, 16);
-    await sleep(1000);
+    await answered(traffic.counts, 200);
 
     // The outage: no new connections to this database, and every open one cut.
     await refuseConnections(db.name);
@@ -199,14 +192,7 @@ describe('Postgres outage mid-run', () => {
     expect(status.clickWriter.visits.spilled).toBeGreaterThan(0);
 
     // Retries back off up to 5 s; give the writer time to catch up, then compare.
-    const deadline = Date.now() + 15_000;
-    let inPostgres = 0;
-    while (Date.now() < deadline) {
-      inPostgres = await countVisits(db.url);
-      if (inPostgres >= counts.answered302) break;
-      await sleep(250);
-    }
-    expect(inPostgres).toBe(counts.answered302);
+    await expect.poll(() => countVisits(db.url), { timeout: 15_000, interval: 250 }).toBe(counts.answered302);
     const after = (await (await fetch(`${server.url}/api/tracking/status`, { headers: authHeaders() })).json()) as Status;
     // Everything spilled during the outage was replayed.
     expect(after.clickWriter.visits.replayed).toBe(after.clickWriter.visits.spilled);
@@ -219,12 +205,10 @@ describe('Postgres outage mid-run', () => {
 describe('Redis down', () => {
   it('keeps redirecting with valid click IDs, and the visit still lands in Postgres', async () => {
     const backend = await openTestBackend('postgres');
+    cleanups.push(() => backend.destroy());
     // Port 1 on loopback: nothing listens, so every Redis command fails at once.
     const t = await buildTestApp(backend, { env: { REDIS_URL: 'redis://127.0.0.1:1' }, ownConnections: true });
-    cleanups.push(async () => {
-      await t.close();
-      await backend.destroy();
-    });
+    cleanups.push(() => t.close());
     expect(t.app.ctx.store.kind).toBe('redis');
     await seedDirectCampaign(t.app.ctx, 'noredis');
     const res = await t.app.inject({ url: '/click/noredis', headers: { 'user-agent': 'Mozilla/5.0 Firefox/120.0' } });
@@ -246,14 +230,13 @@ describe('Redis down', () => {
 describe('a hung hot store', () => {
   it('never holds a visit back: it is written, counted unique, and the timeout is counted', async () => {
     const backend = await openTestBackend('embedded');
+    const spill = mkdtempSync(join(tmpdir(), 'tracklane-spill-'));
+    cleanups.push(() => backend.destroy(), () => rmSync(spill, { recursive: true, force: true }));
     const memory = createMemoryStore();
     // Answers nothing, ever, for the unique check (a Redis that accepted the command and froze).
     const hung: HotStore = { ...memory, setIfAbsent: () => new Promise<boolean>(() => undefined), setAndClaim: () => new Promise<boolean[]>(() => undefined) };
-    const app = await buildApp({ config: configFrom({ LOG_LEVEL: 'silent', TRACKLANE_API_KEY: TEST_API_KEY, CLICK_SPILL_DIR: mkdtempSync(join(tmpdir(), 'tracklane-spill-')) }), database: backend.database, store: hung });
-    cleanups.push(async () => {
-      await app.close();
-      await backend.destroy();
-    });
+    const app = await buildApp({ config: configFrom({ LOG_LEVEL: 'silent', TRACKLANE_API_KEY: TEST_API_KEY, CLICK_SPILL_DIR: spill }), database: backend.database, store: hung });
+    cleanups.push(() => app.close());
     await seedDirectCampaign(app.ctx, 'hung1');
     const started = Date.now();
     const res = await app.inject({ url: '/click/hung1', headers: { 'user-agent': 'Mozilla/5.0 Firefox/120.0' } });

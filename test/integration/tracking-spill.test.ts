@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import pg from 'pg';
 import { openPostgres, rows, type Db } from '../../src/db/client.js';
 import { createClickWriter } from '../../src/tracking/click-writer.js';
 import type { VisitRow } from '../../src/tracking/hot-click.js';
 import { allowConnections, refuseConnections } from '../helpers/outage.js';
-import { BACKENDS, openTestBackend, type TestBackendResources } from '../helpers/test-app.js';
+import { BACKENDS, openTestBackend, runAll, type TestBackendResources } from '../helpers/test-app.js';
 
 const log = pino({ level: 'silent' });
 const visit = (clickId: string, over: Partial<VisitRow> = {}): VisitRow => ({
@@ -33,10 +33,7 @@ describe.each(BACKENDS)('click writer spill and replay on %s', (backend) => {
     b = await openTestBackend(backend);
     dir = mkdtempSync(join(tmpdir(), 'tracklane-spill-'));
   });
-  afterAll(async () => {
-    await b?.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => runAll([() => b?.destroy(), () => dir && rmSync(dir, { recursive: true, force: true })]));
   const opts = (db: Db) => ({ db, log, batchMax: 50, flushMs: 20, bufferMax: 1000, spillDir: dir, holdTimeoutMs: 1000 });
   const count = async () => (await rows<{ n: number }>(b.database.db, sql`select count(*)::int as n from visits`))[0].n;
 
@@ -135,11 +132,7 @@ describe('click writer on real Postgres: outages, a hung Postgres, a stop during
     dbName = new URL(b.env.DATABASE_URL).pathname.slice(1);
     dir = mkdtempSync(join(tmpdir(), 'tracklane-spill-'));
   });
-  afterAll(async () => {
-    await allowConnections(dbName).catch(() => undefined);
-    await b?.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => runAll([() => dbName && allowConnections(dbName), () => b?.destroy(), () => dir && rmSync(dir, { recursive: true, force: true })]));
   const count = async (like: string) => (await rows<{ n: number }>(b.database.db, sql`select count(*)::int as n from visits where click_id like ${like}`))[0].n;
   const spillFile = (name: string, ids: string[]) => writeFileSync(join(dir, name), ids.map((id) => JSON.stringify(visit(id))).join('\n') + '\n');
 
@@ -149,13 +142,12 @@ describe('click writer on real Postgres: outages, a hung Postgres, a stop during
     const own = openPostgres({ url: b.env.DATABASE_URL, poolMax: 2 });
     try {
       const w = await createClickWriter({ db: own.db, pool: own.pool, log, batchMax: 50, flushMs: 20, bufferMax: 1000, spillDir: dir, holdTimeoutMs: 1000 });
-      // The first replays fail while Postgres refuses.
-      const failedAt = Date.now() + 10_000;
-      while (w.stats().visits.failedBatches < 2 && Date.now() < failedAt) await new Promise((r) => setTimeout(r, 20));
+      // The first replays fail while Postgres refuses (before, a writer that never tried went on unnoticed).
+      await vi.waitFor(() => expect(w.stats().visits.failedBatches).toBeGreaterThanOrEqual(2), { timeout: 10_000, interval: 20 });
       expect(w.stats().visits.postgresHealthy).toBe(false);
       await allowConnections(dbName);
-      const deadline = Date.now() + 15_000;
-      while (w.stats().visits.spillFilesPending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      // Nothing else sets the replay going: the writer's own retry must.
+      await vi.waitFor(() => expect(w.stats().visits.spillFilesPending).toBe(0), { timeout: 15_000, interval: 50 });
       expect(await count('idle%')).toBe(40);
       expect(w.stats().visits).toMatchObject({ replayed: 40, postgresHealthy: true, spillFilesPending: 0 });
       await w.close();
@@ -168,8 +160,8 @@ describe('click writer on real Postgres: outages, a hung Postgres, a stop during
   it('a stop during a long replay writes what is in memory and leaves the rest of the backlog on disk for the next start', async () => {
     for (let f = 0; f < 30; f++) spillFile(`visits-1000000000${String(f).padStart(3, '0')}-1-dddddd-${f}.ndjson`, Array.from({ length: 500 }, (_, i) => `back${f}x${i}`));
     const w = await createClickWriter({ db: b.database.db, pool: b.database.pool, log, batchMax: 100, flushMs: 20, bufferMax: 100_000, spillDir: dir, holdTimeoutMs: 1000 });
-    // Replay has begun.
-    while (w.stats().visits.replayed === 0) await new Promise((r) => setTimeout(r, 5));
+    // Replay has begun (bounded: a replay that never starts fails here, not at the test timeout).
+    await vi.waitFor(() => expect(w.stats().visits.replayed).toBeGreaterThan(0), { timeout: 10_000, interval: 5 });
     for (let i = 0; i < 50; i++) w.add(visit(`live${i}`));
     await w.close();
     expect(await count('live%')).toBe(50);
@@ -193,7 +185,11 @@ describe('click writer on real Postgres: outages, a hung Postgres, a stop during
     try {
       w = await createClickWriter({ db: b.database.db, pool: b.database.pool, log, batchMax: 100, flushMs: 20, bufferMax: 1000, spillDir: dir, holdTimeoutMs: 1000, writeTimeoutMs: 10_000, closeBudgetMs: 1000 });
       for (let i = 0; i < 60; i++) w.add(visit(`hung${String(i).padStart(3, '0')}`));
-      await new Promise((r) => setTimeout(r, 100));
+      // The batch's write is sent and waits on the lock: the close below meets a hung write.
+      await vi.waitFor(
+        async () => expect((await rows<{ n: number }>(b.database.db, sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`))[0].n).toBeGreaterThanOrEqual(1),
+        { timeout: 10_000, interval: 20 },
+      );
       // Without a budget this waited for three 10 s write timeouts, past SHUTDOWN_TIMEOUT_MS, and the
       // process was killed with the visits in memory.
       await w.close();

@@ -573,7 +573,7 @@ describe.each(BACKENDS)('tracking on %s', (backend) => {
       const [row] = await other.app.ctx.db.select().from(visits).where(eq(visits.clickId, clickId));
       expect(row).toMatchObject({ isBot: true, ip: '203.0.113.9', country: null });
     } finally {
-      await other.app.close();
+      await other.close();
     }
   });
 

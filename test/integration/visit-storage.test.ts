@@ -144,11 +144,12 @@ describe.each(BACKENDS)('visit storage on %s', (backend) => {
         pageSize: 100,
       };
       const r = await runReport(db, req, await resolveRange(db, req.from, req.to, req.tz));
-      return r.rows.map((row) => [row[groupBy], row.visits]);
+      // In value order, so the whole answer is compared: a stray row (a lost value, a null group) fails.
+      return r.rows.map((row) => [row[groupBy], row.visits]).sort((x, y) => String(x[0]).localeCompare(String(y[0])));
     };
-    expect(await report('var:utm_campaign')).toEqual(expect.arrayContaining([['c0', 3], ['c1', 3]]));
-    expect(await report('var:sub2')).toEqual(expect.arrayContaining([['z0', 2], ['z1', 2], ['z2', 2]]));
-    expect(await report('var:sub2', { 'var:utm_campaign': 'c1' })).toEqual(expect.arrayContaining([['z0', 1], ['z1', 1], ['z2', 1]]));
+    expect(await report('var:utm_campaign')).toEqual([['c0', 3], ['c1', 3]]);
+    expect(await report('var:sub2')).toEqual([['z0', 2], ['z1', 2], ['z2', 2]]);
+    expect(await report('var:sub2', { 'var:utm_campaign': 'c1' })).toEqual([['z0', 1], ['z1', 1], ['z2', 1]]);
     expect(await report('var:fbclid', { 'var:fbclid': 'f4' })).toEqual([['f4', 1]]);
 
     const range = await resolveRange(db, { kind: 'date', date: '2024-05-02' }, { kind: 'date', date: '2024-05-02' }, 'UTC');

@@ -2,17 +2,7 @@
 // payouts, text/plain bodies, their status words. The pure readers, without HTTP.
 import { describe, expect, it } from 'vitest';
 import { aliasOf, flattenParams, isUnfilledMacro, mapStatus, parsePostbackParams, parseTextBody } from '../../src/attribution/params.js';
-import { ApiError } from '../../src/http/errors.js';
-
-const fieldOf = (fn: () => unknown): string | undefined => {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ApiError) return err.field;
-    throw err;
-  }
-  return '(no error)';
-};
+import { fieldOf } from '../helpers/api-error.js';
 
 describe('isUnfilledMacro', () => {
   it('recognises a placeholder left as it is, in every syntax networks use', () => {

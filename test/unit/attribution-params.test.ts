@@ -5,17 +5,7 @@ import { fillPostbackUrl, type ForwardValues } from '../../src/attribution/forwa
 import { checkOutboundUrl } from '../../src/attribution/outbound.js';
 import { flattenParams, mapStatus, parsePostbackParams } from '../../src/attribution/params.js';
 import { conversionCost, secretMatches, hashSecret } from '../../src/attribution/record.js';
-import { ApiError } from '../../src/http/errors.js';
-
-const fieldOf = (fn: () => unknown): string | undefined => {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ApiError) return err.field;
-    throw err;
-  }
-  return '(no error)';
-};
+import { fieldOf } from '../helpers/api-error.js';
 
 describe('decimal money', () => {
   it('accepts plain decimals only', () => {

@@ -27,14 +27,19 @@ describe('loopback guard', () => {
     const srv = net.createServer((s) => s.end('hi'));
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     const port = (srv.address() as { port: number }).port;
-    const text = await new Promise<string>((resolve, reject) => {
-      const s = net.connect({ host: 'localhost', port, family: 4 }, () => undefined);
-      let out = '';
-      s.on('data', (d) => (out += d));
-      s.on('end', () => resolve(out));
-      s.on('error', reject);
-    });
-    srv.close();
+    let text: string;
+    try {
+      text = await new Promise<string>((resolve, reject) => {
+        const s = net.connect({ host: 'localhost', port, family: 4 }, () => undefined);
+        let out = '';
+        s.on('data', (d) => (out += d));
+        s.on('end', () => resolve(out));
+        s.on('error', reject);
+      });
+    } finally {
+      // Closed also when the guard wrongly refuses the connection.
+      srv.close();
+    }
     expect(text).toBe('hi');
     expect((net.Socket.prototype as unknown as Record<symbol, boolean>)[Symbol.for('tracklane.loopbackGuard')]).toBe(true);
   });

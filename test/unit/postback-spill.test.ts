@@ -89,6 +89,7 @@ describe('postback spill', () => {
     });
     expect(seen).toEqual(['a:approved', 'a:declined']);
     expect(spillFiles(dir)).toEqual([]);
+    await second.close();
   });
 
   it('sets an entry aside after it fails for another reason a few times, and goes on with the rest', async () => {
@@ -107,6 +108,7 @@ describe('postback spill', () => {
     expect(seen).toEqual(['fine']);
     expect(spill.stats().deadLettered).toBe(1);
     expect((JSON.parse(readFileSync(join(dir, 'dead-letter.ndjson'), 'utf8')) as SpilledPostback).raw.cid).toBe('poison');
+    await spill.close();
   });
 
   it('rejects the append when nothing can be written, so the postback is not answered 200', async () => {
@@ -114,7 +116,9 @@ describe('postback spill', () => {
     const notADir = join(parent, 'file');
     writeFileSync(notADir, 'x');
     const spill = await createPostbackSpill({ dir: join(notADir, 'spill'), log });
-    await expect(spill.append(entry('a'))).rejects.toThrow();
+    // The file system's own refusal (the parent is a file), not some unrelated error.
+    await expect(spill.append(entry('a'))).rejects.toThrow(/ENOTDIR/);
     expect(spill.waiting()).toBe(false);
+    await spill.close();
   });
 });
