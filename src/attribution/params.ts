@@ -72,7 +72,9 @@ const FIELD_OF: ReadonlyMap<string, ParamField> = new Map(
 export function aliasOf(name: string): string | undefined {
   if (FIELD_OF.has(name)) return name;
   let lower = name.toLowerCase();
-  if (lower.startsWith('amp;')) lower = lower.slice(4);
+  // Every `amp;`, not only one: a template escaped twice (`&amp;amp;secret=`) must still have its
+  // secret read and kept out of the stored parameters, which read-only keys can see.
+  while (lower.startsWith('amp;')) lower = lower.slice(4);
   return FIELD_OF.has(lower) ? lower : undefined;
 }
 

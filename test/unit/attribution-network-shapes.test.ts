@@ -79,6 +79,14 @@ describe('parameter names', () => {
     expect(parsePostbackParams({ cid: 'c1', 'amp;secret': 's' }).raw).toEqual({ cid: 'c1' });
   });
 
+  it('read a template escaped twice (&amp;amp;) too, so its secret is checked and never stored', () => {
+    expect(aliasOf('amp;amp;secret')).toBe('secret');
+    expect(aliasOf('AMP;amp;Payout')).toBe('payout');
+    const p = parsePostbackParams({ cid: 'c1', 'amp;amp;secret': 's', 'amp;amp;payout': '2' });
+    expect(p).toMatchObject({ secret: 's', payout: '2' });
+    expect(p.raw).toEqual({ cid: 'c1', 'amp;amp;payout': '2' });
+  });
+
   it('in two spellings must agree', () => {
     expect(parsePostbackParams({ cid: 'c1', CID: 'c1' }).clickId).toBe('c1');
     expect(fieldOf(() => parsePostbackParams({ payout: '1', PAYOUT: '1000' }))).toBe('PAYOUT');
