@@ -138,8 +138,13 @@ export async function attributeToClick(deps: RecordDeps, click: ClickRecord, inp
   }
   // An uploaded time before its visit is a typo (a wrong year, a day-first date), not a conversion:
   // recorded, it would put the money on a day before the click in postback-time reports. A few
-  // minutes are allowed for the clocks of the network and this server disagreeing.
-  if (input.source === 'upload' && input.convertedAt.getTime() < click.visitedAt.getTime() - UPLOAD_CLOCK_SKEW_MS) {
+  // minutes are allowed for the clocks of the network and this server disagreeing, and a whole
+  // day for a time at UTC midnight: that is what a date-only `time` (2026-01-31) reads as, and
+  // it says "that day", not "before the click" (the rule keeps across a pending retry, which
+  // stores the instant only).
+  const atMidnight = input.convertedAt.getTime() % 86_400_000 === 0;
+  const tolerance = UPLOAD_CLOCK_SKEW_MS + (atMidnight ? 86_400_000 : 0);
+  if (input.source === 'upload' && input.convertedAt.getTime() < click.visitedAt.getTime() - tolerance) {
     throw badRequest('time', `time ${input.convertedAt.toISOString()} is before the visit (${click.visitedAt.toISOString()})`);
   }
   if (input.enforceWindow) {

@@ -348,18 +348,21 @@ describe.each(BACKENDS)('postback attribution on %s', (backend) => {
         // A typo'd year: before the visit, refused (a few minutes of clock skew pass).
         { clickId: w.clickId, payout: '3', txid: 'U2', time: '2025-01-15T10:30:00Z' },
         { clickId: w.clickId, payout: '3', txid: 'U3', time: '2026-01-10T07:57:00Z' },
+        // A date-only time is that day (UTC midnight, before the 08:00 visit): accepted; the day before is not.
+        { clickId: w.clickId, payout: '3', txid: 'U4', time: '2026-01-10' },
+        { clickId: w.clickId, payout: '3', txid: 'U5', time: '2026-01-09' },
       ],
     });
     expect(res.statusCode).toBe(200);
     const body = res.json();
-    expect(body.rows.map((r: { outcome: string }) => r.outcome)).toEqual(['recorded', 'duplicate', 'error', 'error', 'pending', 'error', 'recorded']);
+    expect(body.rows.map((r: { outcome: string }) => r.outcome)).toEqual(['recorded', 'duplicate', 'error', 'error', 'pending', 'error', 'recorded', 'recorded', 'error']);
     expect(body.rows[2].error.field).toBe('payout');
     expect(body.rows[3].error.field).toBe('clickId');
     expect(body.rows[5].error).toMatchObject({ field: 'time', message: expect.stringContaining('before the visit') });
     const [c] = await conversionsOf(v.clickId);
     expect(c.convertedAt.toISOString()).toBe(past);
     expect(c.payout).toBe('12.340000');
-    expect((await conversionsOf(w.clickId)).map((c) => c.txid)).toEqual(['U3']);
+    expect((await conversionsOf(w.clickId)).map((c) => c.txid).sort()).toEqual(['U3', 'U4']);
 
     const csv = `clickId,payout,txid,status,type,currency,time\n${w.clickId},"1,000",,,,,\n${w.clickId},5.5,C1,approved,sale,,2026-02-01T00:00:00Z\n`;
     const up = await t.app.inject({ method: 'POST', url: '/api/conversions', headers: { ...authHeaders(), 'content-type': 'text/csv' }, payload: csv });
