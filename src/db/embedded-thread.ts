@@ -55,6 +55,20 @@ function revive(e: NonNullable<EmbeddedReply['error']>): unknown {
   return err;
 }
 
+/**
+ * A WebAssembly trap (PGlite's abort: out of memory, an assertion) or Emscripten's exit leaves
+ * PGlite broken for good, yet arrives in the thread as an ordinary rejected query: every later
+ * statement would fail with an error that is not "Postgres away", and visits would be set aside
+ * as refused. So the thread ends on one (embedded-worker.ts); calls then fail as Postgres away and
+ * a new thread is started, whose Postgres recovery makes the data whole.
+ */
+export function isFatal(err: unknown): boolean {
+  for (let e = err, i = 0; e instanceof Error && i < 4; e = e.cause, i++) {
+    if (e.name === 'RuntimeError' || e.name === 'ExitStatus') return true;
+  }
+  return false;
+}
+
 /** Every call once the thread is gone fails as Postgres being away does (SQLSTATE 57P01), so writers keep their data. */
 const threadGone = (why: string) => Object.assign(new Error(`embedded database thread stopped: ${why}`), { code: '57P01' });
 
@@ -91,7 +105,9 @@ export async function startEmbeddedThread(dataDir: string | undefined, { onEvent
     onEvent?.({ type: 'died', reason: err.message });
     // An in-memory database died with its thread: there is nothing to open again.
     if (dataDir === undefined) return;
-    const retry = () =>
+    // Doubling up to 30 s while the directory will not open (a full disk), so the log says so
+    // every half minute rather than every second.
+    const retry = (delay: number) =>
       setTimeout(() => {
         if (closed) return;
         open().then(
@@ -103,11 +119,11 @@ export async function startEmbeddedThread(dataDir: string | undefined, { onEvent
           },
           (openErr: unknown) => {
             onEvent?.({ type: 'restartFailed', err: openErr });
-            retry();
+            retry(Math.min(delay * 2, 30_000));
           },
         );
-      }, restartDelayMs).unref();
-    retry();
+      }, delay).unref();
+    retry(restartDelayMs);
   };
 
   const open = async (): Promise<Incarnation> => {
@@ -148,7 +164,14 @@ export async function startEmbeddedThread(dataDir: string | undefined, { onEvent
     if (waiting.size === 0) worker.ref();
     return new Promise((resolve, reject) => {
       waiting.set(id, { resolve, reject });
-      worker.postMessage({ ...req, id });
+      try {
+        worker.postMessage({ ...req, id });
+      } catch (err) {
+        // A parameter that cannot be copied to the thread: this call fails, the thread is fine.
+        waiting.delete(id);
+        if (waiting.size === 0) worker.unref();
+        reject(err);
+      }
     });
   };
   const query = (sql: string, params: unknown[] = [], options: Parameters<PgliteLike['query']>[2] = {}, tx?: number) =>

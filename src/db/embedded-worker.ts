@@ -3,7 +3,7 @@
 // thread only posts statements and reads rows (see embedded-thread.ts for why and the protocol).
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import type { EmbeddedReply, EmbeddedRequest, QueryOptions } from './embedded-thread.js';
+import { isFatal, type EmbeddedReply, type EmbeddedRequest, type QueryOptions } from './embedded-thread.js';
 
 const port = parentPort!;
 const { dataDir } = workerData as { dataDir?: string };
@@ -94,7 +94,11 @@ const answer = (reply: EmbeddedReply) => {
 port.on('message', (req: EmbeddedRequest) => {
   handle(req).then(
     (result) => answer({ id: req.id, result }),
-    (err: unknown) => answer({ id: req.id, error: serialise(err) }),
+    (err: unknown) => {
+      // PGlite is broken for good: end the thread, and the answering side starts a new one.
+      if (isFatal(err)) process.exit(1);
+      answer({ id: req.id, error: serialise(err) });
+    },
   );
 });
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEmbedded, rows, type Database } from '../../src/db/client.js';
-import { startEmbeddedThread, type EmbeddedThreadEvent } from '../../src/db/embedded-thread.js';
+import { isFatal, startEmbeddedThread, type EmbeddedThreadEvent } from '../../src/db/embedded-thread.js';
 import { isUnavailable, sqlState } from '../../src/db/errors.js';
 
 describe('embedded database thread', () => {
@@ -97,5 +97,19 @@ describe('embedded database thread', () => {
       await thread.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('ends the thread on a WebAssembly trap or an Emscripten exit, which leave PGlite broken; not on an SQL error', () => {
+    expect(isFatal(new WebAssembly.RuntimeError('unreachable'))).toBe(true);
+    expect(isFatal(Object.assign(new Error('Program terminated with exit(1)'), { name: 'ExitStatus' }))).toBe(true);
+    expect(isFatal(new Error('query failed', { cause: new WebAssembly.RuntimeError('memory access out of bounds') }))).toBe(true);
+    expect(isFatal(Object.assign(new Error('duplicate key value violates unique constraint "t_pkey"'), { code: '23505' }))).toBe(false);
+    expect(isFatal({ errno: 44 })).toBe(false);
+  });
+
+  it('fails a call whose parameters cannot be sent to the thread, and goes on', async () => {
+    const err = await database.db.execute(sql`select ${(() => 1) as unknown as number} as f`).catch((e: unknown) => e);
+    expect(String((err as Error).cause)).toMatch(/could not be cloned/);
+    expect(await rows(database.db, sql`select 1 as one`)).toEqual([{ one: 1 }]);
   });
 });
