@@ -12,12 +12,13 @@ export function normalizeCidr(raw: string): string {
     // Nobody means those in a trusted-proxy or allow list, so IPv4 is four decimal parts.
     const address = value.split('/')[0];
     if (!address.includes(':') && !ipaddr.IPv4.isValidFourPartDecimal(address)) throw new Error('not four decimal parts');
-    if (value.includes('/')) {
-      const [addr, bits] = ipaddr.parseCIDR(value);
-      return `${addr.toString()}/${bits}`;
+    const [addr, bits] = value.includes('/') ? ipaddr.parseCIDR(value) : [ipaddr.parse(value), undefined];
+    // An IPv4-mapped entry (::ffff:203.0.113.7, as some logs print addresses) is the IPv4 address:
+    // clients are matched as plain IPv4, so kept mapped it would never match anything.
+    if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress() && (bits === undefined || bits >= 96)) {
+      return `${(addr as ipaddr.IPv6).toIPv4Address().toString()}/${bits === undefined ? 32 : bits - 96}`;
     }
-    const addr = ipaddr.parse(value);
-    return `${addr.toString()}/${addr.kind() === 'ipv4' ? 32 : 128}`;
+    return `${addr.toString()}/${bits ?? (addr.kind() === 'ipv4' ? 32 : 128)}`;
   } catch {
     throw new Error(`"${value}" is not an IP address or CIDR range`);
   }
