@@ -1,7 +1,7 @@
 // IP and CIDR lists (TRUST_PROXY, BOT_IP_DENYLIST, flow `ip` rules, a network's allowedIps): what an
 // operator writes is read the way clients are matched.
 import { describe, expect, it } from 'vitest';
-import { cidrMatcher, isValidCidr, normalizeCidr, parseCidrList } from '../../src/http/ip.js';
+import { cachedProxyTrust, cidrMatcher, isValidCidr, normalizeCidr, parseCidrList } from '../../src/http/ip.js';
 
 describe('CIDR lists', () => {
   it('normalises addresses and ranges, IPv4 and IPv6', () => {
@@ -14,6 +14,9 @@ describe('CIDR lists', () => {
     const allowed = cidrMatcher(parseCidrList('::ffff:203.0.113.7'));
     expect(allowed('203.0.113.7')).toBe(true);
     expect(allowed('203.0.113.8')).toBe(false);
+    // A proxy seen on a dual-stack socket as ::ffff:10.0.0.1 is trusted as 10.0.0.1 is.
+    const trusted = cachedProxyTrust(parseCidrList('::ffff:10.0.0.1'));
+    expect([trusted('10.0.0.1', 0), trusted('::ffff:10.0.0.1', 0), trusted('10.0.0.2', 0)]).toEqual([true, true, false]);
   });
 
   it('refuses what nobody means in an allow list: inet_aton forms, garbage, bad prefixes', () => {
