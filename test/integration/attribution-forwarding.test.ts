@@ -69,6 +69,15 @@ describe.each(BACKENDS)('postback forwarding on %s', (backend) => {
   let listener: Listener;
   const db = () => allowed.app.ctx.db;
   const deliveriesOf = (conversionId: number) => db().select().from(postbackDeliveries).where(eq(postbackDeliveries.conversionId, conversionId));
+  /** One conversion per postback URL, each through its own traffic source, posted back through `t`: their ids. */
+  const conversionsForwardedTo = async (t: TestApp, postbackUrls: string[]) => {
+    const ids: number[] = [];
+    for (const postbackUrl of postbackUrls) {
+      const v = await seedVisit(t.app.ctx, await createFixture(db(), { trafficSource: { postbackUrl } }));
+      ids.push((await t.app.inject({ url: '/postback', query: { cid: v.clickId }, headers: { accept: 'application/json' } })).json().conversionId);
+    }
+    return ids;
+  };
 
   beforeAll(async () => {
     listener = await startListener();
@@ -159,12 +168,7 @@ describe.each(BACKENDS)('postback forwarding on %s', (backend) => {
 
   it('refuses loopback targets without OUTBOUND_ALLOW_PRIVATE=1, never contacts them, and gives up at once', async () => {
     const targets = [`http://127.0.0.1:${listener.port}/ssrf`, `http://[::1]:${listener.port}/ssrf`, `http://0x7f000001:${listener.port}/ssrf`, `http://localhost:${listener.port}/ssrf`];
-    const ids: number[] = [];
-    for (const url of targets) {
-      const f = await createFixture(db(), { trafficSource: { postbackUrl: `${url}?cid={clickid}` } });
-      const v = await seedVisit(guarded.app.ctx, f);
-      ids.push((await guarded.app.inject({ url: '/postback', query: { cid: v.clickId }, headers: { accept: 'application/json' } })).json().conversionId);
-    }
+    const ids = await conversionsForwardedTo(guarded, targets.map((url) => `${url}?cid={clickid}`));
     const svc = await attributionFor(guarded.app.ctx);
     await svc.deliver(new Date(Date.now() + 60_000));
     for (const id of ids) {
@@ -183,13 +187,10 @@ describe.each(BACKENDS)('postback forwarding on %s', (backend) => {
   });
 
   it('gives up at once on a scheme other than http(s), and on a redirect to one', async () => {
-    const scheme = await createFixture(db(), { trafficSource: { postbackUrl: `gopher://127.0.0.1:${listener.port}/scheme?cid={clickid}` } });
-    const hop = await createFixture(db(), { trafficSource: { postbackUrl: `http://127.0.0.1:${listener.port}/to?location=file%3A%2F%2F%2Fetc%2Fpasswd&cid={clickid}` } });
-    const ids: number[] = [];
-    for (const f of [scheme, hop]) {
-      const v = await seedVisit(allowed.app.ctx, f);
-      ids.push((await allowed.app.inject({ url: '/postback', query: { cid: v.clickId }, headers: { accept: 'application/json' } })).json().conversionId);
-    }
+    const ids = await conversionsForwardedTo(allowed, [
+      `gopher://127.0.0.1:${listener.port}/scheme?cid={clickid}`,
+      `http://127.0.0.1:${listener.port}/to?location=file%3A%2F%2F%2Fetc%2Fpasswd&cid={clickid}`,
+    ]);
     const svc = await attributionFor(allowed.app.ctx);
     await svc.deliver(new Date(Date.now() + 60_000));
     await svc.deliver(new Date(Date.now() + 86_400_000));
@@ -204,12 +205,7 @@ describe.each(BACKENDS)('postback forwarding on %s', (backend) => {
 
   it('gives up at once on a 4xx that says the postback URL is wrong', async () => {
     const codes = [400, 401, 403, 404, 410];
-    const ids: number[] = [];
-    for (const code of codes) {
-      const f = await createFixture(db(), { trafficSource: { postbackUrl: `http://127.0.0.1:${listener.port}/status/${code}?cid={clickid}` } });
-      const v = await seedVisit(allowed.app.ctx, f);
-      ids.push((await allowed.app.inject({ url: '/postback', query: { cid: v.clickId }, headers: { accept: 'application/json' } })).json().conversionId);
-    }
+    const ids = await conversionsForwardedTo(allowed, codes.map((code) => `http://127.0.0.1:${listener.port}/status/${code}?cid={clickid}`));
     const svc = await attributionFor(allowed.app.ctx);
     const before = listener.hits.length;
     await svc.deliver(new Date(Date.now() + 60_000));
@@ -234,12 +230,7 @@ describe.each(BACKENDS)('postback forwarding on %s', (backend) => {
     listener.answers.set('/r503', [{ status: 503, headers: { 'retry-after': in2h } }]);
     const urls = ['/r408', '/r502', '/r429', '/r503'].map((p) => `http://127.0.0.1:${listener.port}${p}?cid={clickid}`);
     urls.push(`http://127.0.0.1:${closedPort}/gone?cid={clickid}`);
-    const ids: number[] = [];
-    for (const postbackUrl of urls) {
-      const f = await createFixture(db(), { trafficSource: { postbackUrl } });
-      const v = await seedVisit(allowed.app.ctx, f);
-      ids.push((await allowed.app.inject({ url: '/postback', query: { cid: v.clickId }, headers: { accept: 'application/json' } })).json().conversionId);
-    }
+    const ids = await conversionsForwardedTo(allowed, urls);
     const svc = await attributionFor(allowed.app.ctx);
     const now = Date.now();
     expect(await svc.deliver(new Date(now))).toMatchObject({ retrying: 5, failed: 0 });
@@ -322,12 +313,7 @@ describe.each(BACKENDS)('postback forwarding on %s', (backend) => {
     try {
       const slowPort = (slow.address() as AddressInfo).port;
       const targets = [`http://127.0.0.1:${listener.port}/trickle?cid={clickid}`, `http://127.0.0.1:${slowPort}/headers?cid={clickid}`, `http://127.0.0.1:${listener.port}/after-slow?cid={clickid}`];
-      const ids: number[] = [];
-      for (const postbackUrl of targets) {
-        const f = await createFixture(db(), { trafficSource: { postbackUrl } });
-        const v = await seedVisit(allowed.app.ctx, f);
-        ids.push((await allowed.app.inject({ url: '/postback', query: { cid: v.clickId }, headers: { accept: 'application/json' } })).json().conversionId);
-      }
+      const ids = await conversionsForwardedTo(allowed, targets);
       const svc = await attributionFor(allowed.app.ctx);
       const started = Date.now();
       // OUTBOUND_TIMEOUT_MS is 2000 here: the pass must end near it, not when the targets give up.
