@@ -142,10 +142,12 @@ export async function attributeToClick(deps: RecordDeps, click: ClickRecord, inp
   // day for a time at UTC midnight: that is what a date-only `time` (2026-01-31) reads as, and
   // it says "that day", not "before the click" (the rule keeps across a pending retry, which
   // stores the instant only).
-  const atMidnight = input.convertedAt.getTime() % 86_400_000 === 0;
-  const tolerance = UPLOAD_CLOCK_SKEW_MS + (atMidnight ? 86_400_000 : 0);
-  if (input.source === 'upload' && input.convertedAt.getTime() < click.visitedAt.getTime() - tolerance) {
-    throw badRequest('time', `time ${input.convertedAt.toISOString()} is before the visit (${click.visitedAt.toISOString()})`);
+  if (input.source === 'upload') {
+    const at = input.convertedAt.getTime();
+    const tolerance = UPLOAD_CLOCK_SKEW_MS + (at % 86_400_000 === 0 ? 86_400_000 : 0);
+    if (at < click.visitedAt.getTime() - tolerance) {
+      throw badRequest('time', `time ${input.convertedAt.toISOString()} is before the visit (${click.visitedAt.toISOString()})`);
+    }
   }
   if (input.enforceWindow) {
     const windowDays = offer?.attributionWindowDays ?? 30;
