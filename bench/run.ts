@@ -435,6 +435,6 @@ main()
   .finally(async () => {
     await cleanup();
     // Logs stay behind when something failed, so the reason can be read.
-    if (!process.exitCode) rmSync(workDir, { recursive: true, force: true });
+    if (!process.exitCode && !env.BENCH_KEEP_LOGS) rmSync(workDir, { recursive: true, force: true });
     else log(`tracker and baseline logs kept in ${workDir}`);
   });
