@@ -401,21 +401,21 @@ function printSummary(r: Results) {
   log('\n== Summary');
   const lines: Cell[][] = [];
   const addPair = (label: string, s: InterleavedResult, rss: number | null) => {
-    lines.push([`${label} baseline`, s.baseline.requestsPerSecond, s.baseline.p50, s.baseline.p99, s.baseline.p999, s.baseline.targetCpuPercent, s.baseline.generatorCpuPercent, s.baseline.postgresCpuPercent, s.baseline.redisCpuPercent, s.baseline.machineCpuPercent, null, null]);
-    lines.push([`${label} tracker`, s.target.requestsPerSecond, s.target.p50, s.target.p99, s.target.p999, s.target.targetCpuPercent, s.target.generatorCpuPercent, s.target.postgresCpuPercent, s.target.redisCpuPercent, s.target.machineCpuPercent, s.ratio === null ? null : `${(s.ratio * 100).toFixed(0)}%`, rss]);
+    lines.push([`${label} baseline`, s.baseline.requestsPerSecond, s.baseline.p50, s.baseline.p99, s.baseline.p999, s.baseline.targetCpuPercent, s.baseline.generatorCpuPercent, s.baseline.postgresCpuPercent, s.baseline.redisCpuPercent, s.baseline.machineCpuPercent, s.baseline.stealCpuPercent, null, null]);
+    lines.push([`${label} tracker`, s.target.requestsPerSecond, s.target.p50, s.target.p99, s.target.p999, s.target.targetCpuPercent, s.target.generatorCpuPercent, s.target.postgresCpuPercent, s.target.redisCpuPercent, s.target.machineCpuPercent, s.target.stealCpuPercent, s.ratio === null ? null : `${(s.ratio * 100).toFixed(0)}%`, rss]);
   };
   if (has(r.redirect)) {
     addPair('/click (Postgres+Redis)', r.redirect, r.redirect.trackerPeakRssMb);
     const f = r.redirect.fixedRate;
     if (f) {
       const b = f.baselineControl;
-      lines.push([`/click fixed ${f.rate} req/s baseline`, f.rate, b.p50, b.p99, b.p999, null, null, null, null, null, null, null]);
-      lines.push([`/click fixed ${f.rate} req/s tracker`, f.answered302 / f.seconds, f.p50, f.p99, f.p999, null, f.generatorCpuPercent, null, null, null, null, null]);
+      lines.push([`/click fixed ${f.rate} req/s baseline`, f.rate, b.p50, b.p99, b.p999, null, null, null, null, null, null, null, null]);
+      lines.push([`/click fixed ${f.rate} req/s tracker`, f.answered302 / f.seconds, f.p50, f.p99, f.p999, null, f.generatorCpuPercent, null, null, null, null, null, null]);
     }
   }
   if (has(r.postback)) addPair('/postback', r.postback, null);
   if (has(r.embedded)) addPair('/click (embedded)', r.embedded, r.embedded.trackerPeakRssMb);
-  if (lines.length) log(formatTable(['load', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'server CPU %', 'loadgen CPU %', 'postgres CPU %', 'redis CPU %', 'machine CPU %', 'vs baseline', 'peak RSS MB'], lines));
+  if (lines.length) log(formatTable(['load', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'server CPU %', 'loadgen CPU %', 'postgres CPU %', 'redis CPU %', 'machine CPU %', 'steal %', 'vs baseline', 'peak RSS MB'], lines));
   for (const [name, s] of Object.entries({ redirect: r.redirect, postback: r.postback, embedded: r.embedded, ingestion: r.ingestion, reports: r.reports })) {
     if (s && 'skipped' in s) log(`${name}: skipped: ${s.skipped}`);
   }

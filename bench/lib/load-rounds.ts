@@ -5,7 +5,7 @@ import type { LoadResult } from '../load-worker.js';
 import { cpuPercent, median, ratio } from './stats.js';
 import type { TrafficPlan } from './traffic.js';
 import type { ClosedLoopGenerator } from './wrk.js';
-import { machineBusyPercent, machineCpu, processCpuMicros, servicesCpuDelta, servicesCpuMicros, type LoadGenerator } from './procs.js';
+import { machineBusyPercent, machineCpu, machineStealPercent, processCpuMicros, servicesCpuDelta, servicesCpuMicros, type LoadGenerator } from './procs.js';
 
 export interface Target {
   name: string;
@@ -35,6 +35,8 @@ export interface RoundResult {
   redisCpuPercent: number | null;
   /** All cores together (100 = every core busy): near 100 means the machine, not the server, was the limit. */
   machineCpuPercent: number | null;
+  /** Of machineCpuPercent, what the hypervisor gave to other guests (steal). */
+  stealCpuPercent: number | null;
 }
 
 export interface SideSummary {
@@ -47,6 +49,7 @@ export interface SideSummary {
   postgresCpuPercent: number | null;
   redisCpuPercent: number | null;
   machineCpuPercent: number | null;
+  stealCpuPercent: number | null;
   /** Answers with okStatus over every round, warm-up included (what must match rows afterwards). */
   okTotal: number;
   otherTotal: number;
@@ -87,6 +90,7 @@ async function measured(gen: LoadGenerator, t: Target, amount: number, offset: n
     redisCpuPercent: cpuPercent(services.redis, wall),
     r,
     machineCpuPercent: machineBusyPercent(m0, m1),
+    stealCpuPercent: machineStealPercent(m0, m1),
     targetCpuPercent: cpu0 !== null && cpu1 !== null ? cpuPercent(cpu1 - cpu0, wall) : null,
     generatorCpuPercent: cpuPercent(r.generatorCpuMicros, r.wallMs),
   };
@@ -150,10 +154,11 @@ export async function interleave(gen: LoadGenerator, baseline: Target, target: T
         postgresCpuPercent: m.postgresCpuPercent,
         redisCpuPercent: m.redisCpuPercent,
         machineCpuPercent: m.machineCpuPercent,
+        stealCpuPercent: m.stealCpuPercent,
       });
       opts.log(
         `  round ${round} ${t.name}: ${Math.round(m.r.requestsPerSecond)} req/s, p99 ${m.r.latency.p99.toFixed(2)} ms, ` +
-          `${ok}/${amount} answered ${t.okStatus}, cpu ${m.targetCpuPercent?.toFixed(0)}% (generator ${m.generatorCpuPercent?.toFixed(0)}%, postgres ${m.postgresCpuPercent?.toFixed(0)}%, redis ${m.redisCpuPercent?.toFixed(0)}%, machine ${m.machineCpuPercent?.toFixed(0)}% of all cores)`,
+          `${ok}/${amount} answered ${t.okStatus}, cpu ${m.targetCpuPercent?.toFixed(0)}% (generator ${m.generatorCpuPercent?.toFixed(0)}%, postgres ${m.postgresCpuPercent?.toFixed(0)}%, redis ${m.redisCpuPercent?.toFixed(0)}%, machine ${m.machineCpuPercent?.toFixed(0)}% of all cores, steal ${m.stealCpuPercent?.toFixed(0)}%)`,
       );
     }
   }
@@ -174,6 +179,7 @@ export async function interleave(gen: LoadGenerator, baseline: Target, target: T
       postgresCpuPercent: pick((r) => r.postgresCpuPercent),
       redisCpuPercent: pick((r) => r.redisCpuPercent),
       machineCpuPercent: pick((r) => r.machineCpuPercent),
+      stealCpuPercent: pick((r) => r.stealCpuPercent),
       okTotal: tot.ok,
       otherTotal: tot.other,
       errorsTotal: tot.errors,

@@ -76,8 +76,10 @@ export function servicesCpuDelta(a: ReturnType<typeof servicesCpuMicros>, b: Ret
   return sum;
 }
 
+type MachineCpu = ReturnType<typeof parseProcStatTotals>;
+
 /** Whole-machine CPU counters; busy/total between two readings is how saturated the machine was. */
-export function machineCpu(): { busy: number; total: number } | null {
+export function machineCpu(): MachineCpu | null {
   try {
     return parseProcStatTotals(readFileSync('/proc/stat', 'utf8'));
   } catch {
@@ -86,9 +88,15 @@ export function machineCpu(): { busy: number; total: number } | null {
 }
 
 /** Percent of all cores busy between two machineCpu() readings. */
-export function machineBusyPercent(a: { busy: number; total: number } | null, b: { busy: number; total: number } | null): number | null {
+export function machineBusyPercent(a: MachineCpu | null, b: MachineCpu | null): number | null {
   if (!a || !b || b.total <= a.total) return null;
   return ((b.busy - a.busy) / (b.total - a.total)) * 100;
+}
+
+/** Percent of all cores taken by the hypervisor for other guests between two readings. */
+export function machineStealPercent(a: MachineCpu | null, b: MachineCpu | null): number | null {
+  if (!a || !b || b.total <= a.total) return null;
+  return ((b.steal - a.steal) / (b.total - a.total)) * 100;
 }
 
 /** Peak resident set (VmHWM) of a live process, in MB. */

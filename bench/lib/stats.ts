@@ -107,11 +107,14 @@ export function formatTable(header: string[], rows: Cell[][]): string {
 }
 
 /** Busy and total jiffies over all CPUs from the first line of /proc/stat (idle and iowait count as not busy). */
-export function parseProcStatTotals(stat: string): { busy: number; total: number } {
+export function parseProcStatTotals(stat: string): { busy: number; total: number; steal: number } {
   const line = stat.split('\n').find((l) => l.startsWith('cpu '));
   if (!line) throw new Error('unexpected /proc/stat format');
   const v = line.trim().split(/\s+/).slice(1, 9).map(Number);
   const total = v.reduce((a, b) => a + b, 0);
   const idle = v[3] + v[4];
-  return { busy: total - idle, total };
+  // Steal: time the hypervisor gave this VM's cores to other guests. It counts as busy (nothing
+  // here could use it), and it is kept apart because on a shared host it explains most of the
+  // noise between runs.
+  return { busy: total - idle, total, steal: v[7] ?? 0 };
 }

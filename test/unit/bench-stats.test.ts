@@ -105,9 +105,9 @@ describe('bench traffic', () => {
 });
 
 describe('machine CPU from /proc/stat', () => {
-  it('counts idle and iowait as not busy', () => {
-    const stat = 'cpu  100 5 50 800 20 0 5 0 0 0\ncpu0 50 2 25 400 10 0 2 0 0 0\n';
-    expect(parseProcStatTotals(stat)).toEqual({ busy: 160, total: 980 });
+  it('counts idle and iowait as not busy, and steal as busy but apart', () => {
+    const stat = 'cpu  100 5 50 800 20 0 5 30 0 0\ncpu0 50 2 25 400 10 0 2 15 0 0\n';
+    expect(parseProcStatTotals(stat)).toEqual({ busy: 190, total: 1010, steal: 30 });
     expect(() => parseProcStatTotals('nonsense')).toThrow(/proc\/stat/);
   });
 });
