@@ -23,7 +23,9 @@ const Rate = z
   .describe('units of ACCOUNT_CURRENCY one unit of the currency is worth');
 const RateInfo = z.object({ currency: z.string(), rate: z.string(), updatedAt: z.date() });
 
-const cell = z.union([z.string(), z.number(), z.null()]).optional();
+// Any JSON value passes here: a cell of the wrong type (true, an object) is that row's error in
+// the answer (upload.ts), not a 400 for the whole upload that names no row.
+const cell = z.unknown().optional();
 const UploadRow = z.looseObject({
   clickId: cell.describe('the click ID (tlcid) the conversion belongs to'),
   payout: cell.describe('decimal payout; absent = the offer payout'),
@@ -62,7 +64,10 @@ const Delivery = z.object({
         at: z.string(),
         statusCode: z.number().int().optional(),
         error: z.string().optional(),
-        event: z.literal('requeued').optional().describe('set on the entry a retry (POST /api/postback-deliveries/retry) added; the others are attempts'),
+        event: z
+          .literal('requeued')
+          .optional()
+          .describe('set on the entry a retry (POST /api/postback-deliveries/retry) added, or a status change back to the status this forward reports (sent again, after the forwards queued since); the others are attempts'),
         previousUrl: z.string().optional().describe('on a requeued entry: the URL the attempts before it went to'),
       }),
     )
@@ -85,7 +90,9 @@ export const attributionApiRoutes: FastifyPluginAsync<{ ctx: AppContext }> = asy
         tags: ['attribution'],
         summary: 'Upload conversions: a JSON array or CSV (text/csv, header clickId,payout,txid,status,type,currency,time)',
         description: 'Each row is recorded like a postback (same duplicates, statuses and currencies); the answer says per row what happened.',
-        body: z.union([z.array(UploadRow).max(MAX_UPLOAD_ROWS), z.string().describe('CSV with a header row')]),
+        body: z.union([z.array(UploadRow).describe(`at most ${MAX_UPLOAD_ROWS} rows`), z.string().describe('CSV with a header row')], {
+          error: 'expected a JSON array of rows (objects), or CSV (content-type text/csv) with a header row',
+        }),
         response: { 200: UploadAnswer },
       },
     },
@@ -98,8 +105,8 @@ export const attributionApiRoutes: FastifyPluginAsync<{ ctx: AppContext }> = asy
           if (err instanceof CsvError) throw badRequest('body', `CSV: ${err.message}`);
           throw err;
         }
-        if (rows.length > MAX_UPLOAD_ROWS) throw badRequest('body', `at most ${MAX_UPLOAD_ROWS} rows per upload`);
       } else rows = req.body;
+      if (rows.length > MAX_UPLOAD_ROWS) throw badRequest('body', `at most ${MAX_UPLOAD_ROWS} rows per upload`);
       return uploadConversions(rows, (input) => service.record(input));
     },
   );
@@ -176,7 +183,8 @@ export const attributionApiRoutes: FastifyPluginAsync<{ ctx: AppContext }> = asy
           `a timeout or a connection error, for at most ${MAX_DELIVERY_ATTEMPTS} attempts. ` +
           'Any other 4xx (the postback URL is wrong) and a target refused by the private-address guard (a loopback, private, link-local ' +
           'or unspecified address without OUTBOUND_ALLOW_PRIVATE=1, a scheme other than http(s), or a redirect to such a target) ' +
-          'fail at once. A failed forward has no nextAttemptAt and is not tried again; lastError says why.',
+          'fail at once. A failed forward has no nextAttemptAt and is not tried again; lastError says why. ' +
+          "The forwards of one conversion are sent in the order they were queued (approved, then declined): one waits while an earlier one is still to be retried.",
         querystring: z.object({
           state: z.enum(['pending', 'delivered', 'failed']).optional().describe('pending: waiting or being retried; failed: given up for good'),
           conversionId: z.coerce.number().int().positive().optional().describe("only this conversion's deliveries"),
@@ -201,7 +209,8 @@ export const attributionApiRoutes: FastifyPluginAsync<{ ctx: AppContext }> = asy
           'attempts reset and lastError cleared. Their URL is filled again from the current template, as for a new conversion, with the status and ' +
           'payout the forward was queued for. Their log keeps every earlier attempt and gains an entry { event: "requeued", previousUrl }. ' +
           "Skipped (left failed): forwards whose traffic source has no postbackUrl or does not forward that status any more, whose campaign " +
-          'stopped forwarding, or whose new URL is already queued or sent for the same conversion. Admin keys only.',
+          'stopped forwarding, whose new URL is already queued or sent for the same conversion, or whose conversion has had a later status forwarded since ' +
+          '(the traffic source must not hear an approval after the chargeback it was told). Admin keys only.',
         // Strict: a misspelt `trafficSourceID` ignored would retry every failed forward `since` matches.
         body: z
           .strictObject({

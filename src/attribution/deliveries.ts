@@ -30,56 +30,81 @@ export interface DeliveryRunResult {
   failed: number;
 }
 
+type ClaimedDelivery = { id: string | number; url: string; attempts: number; conversion_id: string | number };
+
+/**
+ * Claims due forwards, at most `limit`, each only when no earlier forward of its conversion is
+ * still pending (waiting for a retry, or being sent by this or another instance): a traffic
+ * source told approved, then declined, must hear them in that order. Sent side by side, or the
+ * approval retried after a 500 while the reversal went through, its last word was the wrong one.
+ */
+function claimDue(db: Db, now: Date, lease: Date, limit: number, conversionId?: number) {
+  return rows<ClaimedDelivery>(
+    db,
+    sql`update postback_deliveries set next_attempt_at = ${lease.toISOString()}::timestamptz
+        where id in (
+          select d.id from postback_deliveries d
+          where d.state = 'pending' and d.next_attempt_at <= ${now.toISOString()}::timestamptz
+            ${conversionId === undefined ? sql`` : sql`and d.conversion_id = ${conversionId}`}
+            and not exists (
+              select 1 from postback_deliveries o
+              where o.conversion_id = d.conversion_id and o.state = 'pending' and (o.created_at, o.id) < (d.created_at, d.id))
+          order by d.next_attempt_at limit ${limit}
+          for update of d skip locked)
+        returning id, url, attempts, conversion_id`,
+  );
+}
+
 /** One pass over the due deliveries. */
 export async function deliverDue(deps: DeliveryDeps, now = new Date(), batch = 20): Promise<DeliveryRunResult> {
   const result: DeliveryRunResult = { delivered: 0, retrying: 0, failed: 0 };
   // Long enough for one attempt with redirects; a crashed instance's claims come back after it.
   const lease = new Date(now.getTime() + deps.outbound.timeoutMs + 60_000);
-  const claimed = await rows<{ id: string | number; url: string; attempts: number; conversion_id: string | number }>(
-    deps.db,
-    sql`update postback_deliveries set next_attempt_at = ${lease.toISOString()}::timestamptz
-        where id in (
-          select id from postback_deliveries
-          where state = 'pending' and next_attempt_at <= ${now.toISOString()}::timestamptz
-          order by next_attempt_at limit ${batch}
-          for update skip locked)
-        returning id, url, attempts, conversion_id`,
-  );
+  const claimed = await claimDue(deps.db, now, lease, batch);
+  /** One attempt; true when the forward is done with (delivered or given up), so the next of its conversion may go. */
+  const sendOne = async (row: ClaimedDelivery): Promise<boolean> => {
+    const id = Number(row.id);
+    const attempts = row.attempts + 1;
+    let attempt: AttemptResult;
+    try {
+      const answer = await guardedGet(row.url, deps.outbound);
+      attempt = { kind: 'answered', statusCode: answer.statusCode, retryAfter: answer.retryAfter };
+    } catch (err) {
+      const reason = (err as Error).message;
+      attempt = err instanceof OutboundRefused ? { kind: 'refused', reason } : { kind: 'unreachable', reason };
+    }
+    const { state, nextAttemptAt, error } = decideDelivery(attempt, attempts, now);
+    const statusCode = attempt.kind === 'answered' ? attempt.statusCode : undefined;
+    const at = new Date().toISOString();
+    const entry = { at, ...(statusCode !== undefined ? { statusCode } : {}), ...(error ? { error } : {}) };
+    const log = { deliveryId: id, conversionId: Number(row.conversion_id), attempt: attempts, statusCode, error, state, nextAttemptAt };
+    if (state === 'delivered') deps.log.info(log, 'postback forwarded');
+    else if (state === 'pending') deps.log.warn(log, 'postback forward failed, will retry');
+    else deps.log.warn(log, 'postback forward given up');
+    const outcome = state === 'delivered' ? 'delivered' : state === 'failed' ? 'failed' : 'retrying';
+    result[outcome]++;
+    if (deps.totals) deps.totals[outcome]++;
+    const logEntry = sql`${postbackDeliveries.log} || ${JSON.stringify([entry])}::jsonb`;
+    const [updated] = await deps.db
+      .update(postbackDeliveries)
+      .set({ state, attempts, nextAttemptAt, lastStatusCode: statusCode ?? null, lastError: error, log: logEntry, updatedAt: sql`now()` })
+      // Only while our claim holds: a status change back to this forward's status re-arms the
+      // row meanwhile (enqueueDelivery), and that later send must not be marked done by this one.
+      .where(and(eq(postbackDeliveries.id, id), sql`${postbackDeliveries.nextAttemptAt} = ${lease.toISOString()}::timestamptz`))
+      .returning({ id: postbackDeliveries.id });
+    if (!updated) {
+      // The attempt still happened: its log shows it.
+      await deps.db.update(postbackDeliveries).set({ log: logEntry }).where(eq(postbackDeliveries.id, id));
+      return false;
+    }
+    return state !== 'pending';
+  };
   await Promise.all(
-    claimed.map(async (row) => {
-      const id = Number(row.id);
-      const attempts = row.attempts + 1;
-      let attempt: AttemptResult;
-      try {
-        const answer = await guardedGet(row.url, deps.outbound);
-        attempt = { kind: 'answered', statusCode: answer.statusCode, retryAfter: answer.retryAfter };
-      } catch (err) {
-        const reason = (err as Error).message;
-        attempt = err instanceof OutboundRefused ? { kind: 'refused', reason } : { kind: 'unreachable', reason };
+    claimed.map(async (first) => {
+      // The conversion's next forward, if already due, follows in the same pass once this one is done.
+      for (let row: ClaimedDelivery | undefined = first; row && (await sendOne(row)); ) {
+        [row] = await claimDue(deps.db, now, lease, 1, Number(row.conversion_id));
       }
-      const { state, nextAttemptAt, error } = decideDelivery(attempt, attempts, now);
-      const statusCode = attempt.kind === 'answered' ? attempt.statusCode : undefined;
-      const at = new Date().toISOString();
-      const entry = { at, ...(statusCode !== undefined ? { statusCode } : {}), ...(error ? { error } : {}) };
-      const log = { deliveryId: id, conversionId: Number(row.conversion_id), attempt: attempts, statusCode, error, state, nextAttemptAt };
-      if (state === 'delivered') deps.log.info(log, 'postback forwarded');
-      else if (state === 'pending') deps.log.warn(log, 'postback forward failed, will retry');
-      else deps.log.warn(log, 'postback forward given up');
-      const outcome = state === 'delivered' ? 'delivered' : state === 'failed' ? 'failed' : 'retrying';
-      result[outcome]++;
-      if (deps.totals) deps.totals[outcome]++;
-      await deps.db
-        .update(postbackDeliveries)
-        .set({
-          state,
-          attempts,
-          nextAttemptAt,
-          lastStatusCode: statusCode ?? null,
-          lastError: error,
-          log: sql`${postbackDeliveries.log} || ${JSON.stringify([entry])}::jsonb`,
-          updatedAt: sql`now()`,
-        })
-        .where(eq(postbackDeliveries.id, id));
     }),
   );
   return result;
@@ -121,7 +146,8 @@ export interface RequeueResult {
   /**
    * Matched but left failed: the traffic source has no postbackUrl or does not ask for this status
    * any more, the campaign stopped forwarding, the new URL is already queued or sent for the same
-   * conversion, or another request requeued the row meanwhile.
+   * conversion, a later forward of the conversion was delivered, or another request requeued the
+   * row meanwhile.
    */
   skipped: number;
 }
@@ -254,6 +280,11 @@ async function requeuePage(db: Db, updates: { id: number; url: string }[], entry
           where d.id = r.id and d.state = 'failed'
             -- Already queued or sent for this conversion: the unique index would refuse it.
             and not exists (select 1 from postback_deliveries o where o.conversion_id = d.conversion_id and o.url = r.url and o.id <> d.id)
+            -- A later status of the conversion reached the traffic source: this older one sent now
+            -- would be its last word (an approval after the chargeback it already heard).
+            and not exists (
+              select 1 from postback_deliveries l
+              where l.conversion_id = d.conversion_id and l.state = 'delivered' and (l.created_at, l.id) > (d.created_at, d.id))
           returning d.id`,
     );
   try {

@@ -128,11 +128,11 @@ export function flattenParams(...sources: unknown[]): Record<string, string> {
         const values = Array.isArray(value) ? value.map(scalar) : [];
         const first = values[0];
         if (read && first !== undefined && values.every((x) => x === first)) v = first;
-        else if (read) throw badRequest(key, Array.isArray(value) ? `${key} is given more than once` : `${key} must be a plain value`);
+        else if (read) throw badRequest(key, Array.isArray(value) ? `${key} is given more than once, with different values` : `${key} must be a plain value`);
         else v = values.length > 0 && values.every((x) => x !== undefined) ? values.join(',') : asJson(key, value);
       }
       if (Object.hasOwn(out, key) && out[key] !== v) {
-        if (read) throw badRequest(key, `${key} is given more than once`);
+        if (read) throw badRequest(key, `${key} is given more than once, with different values`);
         v = `${out[key]},${v}`;
       }
       out[key] = v;

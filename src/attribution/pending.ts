@@ -9,6 +9,7 @@ import { ApiError } from '../http/errors.js';
 import { findClick } from './find-click.js';
 import { parsePostbackParams } from './params.js';
 import { attributeToClick, type ConversionSource, type RecordDeps } from './record.js';
+import { parseUploadTime } from './upload.js';
 
 export interface PendingDeps extends RecordDeps {
   retryMinutes: number;
@@ -89,11 +90,11 @@ export async function retryPendingPostbacks(deps: PendingDeps, now = new Date(),
       }
       if (found) {
         const params = parsePostbackParams(raw);
-        const uploadTime = row.source === 'upload' && raw.time ? new Date(raw.time) : undefined;
+        const uploadTime = row.source === 'upload' && raw.time ? parseUploadTime(raw.time) : undefined;
         const out = await attributeToClick(deps, found.click, {
           params,
           source: row.source,
-          convertedAt: uploadTime && !Number.isNaN(uploadTime.getTime()) ? uploadTime : receivedAt,
+          convertedAt: uploadTime ?? receivedAt,
           receivedAt,
           sourceIp: row.source_ip ?? undefined,
           secretHash: row.secret_hash,

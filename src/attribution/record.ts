@@ -6,8 +6,8 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ClickWriter } from '../context.js';
-import type { Db } from '../db/client.js';
-import { conversions, pendingPostbacks, postbackDeliveries, type ConversionStatus } from '../db/schema.js';
+import { rows, type Db } from '../db/client.js';
+import { conversions, pendingPostbacks, type ConversionStatus } from '../db/schema.js';
 import { badRequest, forbidden } from '../http/errors.js';
 import type { HotStore } from '../store/hot-store.js';
 import type { RateCache } from './currency.js';
@@ -226,12 +226,16 @@ export async function attributeToClick(deps: RecordDeps, click: ClickRecord, inp
     // may add a conversion, never reverse or re-approve one the network reported.
     if (input.source === 'pixel') return { outcome: 'duplicate', conversionId: existing.id, status: existing.status };
 
-    // A decline without a payout keeps the amount it reverses; reports leave declined out.
-    const newPayout = params.payout !== undefined ? payout : existing.payout;
+    // A decline without a payout keeps the amount it reverses; reports leave declined out. Read
+    // back from numeric (13.750000), it is made canonical as a new conversion's is: the forward's
+    // {payout} must not change spelling with the status.
+    const newPayout = params.payout !== undefined ? payout : normalizeMoney(existing.payout);
+    // A new payout comes with its own currency: the original amount shown must be the one paid.
+    const original = params.payout !== undefined ? { originalPayout, originalCurrency: currency } : {};
     const changed = await deps.db.transaction(async (tx) => {
       const [row] = await tx
         .update(conversions)
-        .set({ status, payout: newPayout, cost: conversionCost(campaign, status, newPayout), updatedAt: sql`now()` })
+        .set({ status, payout: newPayout, ...original, cost: conversionCost(campaign, status, newPayout), updatedAt: sql`now()` })
         // Only from the status just read: two concurrent changes cannot both apply.
         .where(and(eq(conversions.id, existing.id), eq(conversions.status, existing.status)))
         .returning({ id: conversions.id });
@@ -261,7 +265,26 @@ function forwardUrl(
   return forwardUrlFor(deps.settings.current().trafficSources.get(click.trafficSourceId), campaign, click, c, deps.accountCurrency);
 }
 
-/** Queues a forward; the same URL for the same conversion is queued once (a unique index). */
+/**
+ * Queues the forward of a status change. The same URL for the same conversion is one row (a
+ * unique index), so a status changed back (approved -> declined -> approved) meets the row that
+ * forwarded it before: that row is sent again, after the forwards queued since (its created_at
+ * moves to now, the order deliverDue keeps), since the traffic source's last word is now another
+ * URL. A row that is still the conversion's latest forward is left alone: a template without
+ * {status} fills approved and declined alike, and the traffic source must not count it twice.
+ */
 async function enqueueDelivery(db: Db, conversionId: number, trafficSourceId: number, url: string): Promise<void> {
-  await db.insert(postbackDeliveries).values({ conversionId, trafficSourceId, url }).onConflictDoNothing();
+  const entry = JSON.stringify({ at: new Date().toISOString(), event: 'requeued' });
+  await rows(
+    db,
+    sql`insert into postback_deliveries (conversion_id, traffic_source_id, url) values (${conversionId}, ${trafficSourceId}, ${url})
+        on conflict (conversion_id, url) do update
+          set state = 'pending', attempts = 0, next_attempt_at = now(), last_status_code = null, last_error = null,
+            created_at = now(), updated_at = now(),
+            log = postback_deliveries.log || jsonb_build_array(${entry}::jsonb || jsonb_build_object('previousUrl', postback_deliveries.url))
+          where exists (
+            select 1 from postback_deliveries later
+            where later.conversion_id = postback_deliveries.conversion_id and later.id <> postback_deliveries.id
+              and (later.created_at, later.id) > (postback_deliveries.created_at, postback_deliveries.id))`,
+  );
 }

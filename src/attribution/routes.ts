@@ -24,7 +24,9 @@ const PARAM_DOCS = {
   currency: 'ISO 4217 currency of the payout; default the offer currency',
 };
 
-const str = (description: string) => z.string().optional().describe(description);
+// A repeat (`cid=X&cid=X`, a template that appends what it already has) reaches flattenParams,
+// which takes identical values and refuses differing ones with a 400 naming the parameter.
+const str = (description: string) => z.union([z.string(), z.array(z.string())]).optional().describe(description);
 /** Documents the parameters; anything else a network appends is kept as received. */
 const PostbackQuery = z.looseObject({
   cid: str(PARAM_DOCS.cid),
@@ -97,7 +99,9 @@ export const attributionRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async 
   // (HEAD must not change anything; the network's real call is a GET or POST).
   app.head('/postback', { schema: { hide: true } }, async (_req, reply) => reply.type('text/plain; charset=utf-8').send());
   // JSON bodies may carry numbers (payout: 12.5); flattenParams turns them into exact strings.
-  const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]).optional();
+  const plain = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+  // A repeated form field arrives as an array, as in the query string.
+  const scalar = z.union([plain, z.array(plain)]).optional();
   const PostbackBody = z.looseObject(
     Object.fromEntries(Object.entries(PostbackQuery.shape).map(([k, field]) => [k, scalar.describe(field.description ?? k)])),
   );

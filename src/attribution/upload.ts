@@ -31,6 +31,26 @@ const COLUMNS: Record<string, string> = {
   time: 'time',
 };
 
+const TIME_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+
+/**
+ * An upload's `time`: ISO 8601 with a date; undefined when it is not one. Checked field by field:
+ * Date alone takes "5" or "March", and rolls 2026-02-30 over to March 2 (a wrong day in the
+ * reports, silently). A time without a zone is UTC, as a date alone is, whatever the server's TZ.
+ */
+export function parseUploadTime(value: string): Date | undefined {
+  const m = TIME_RE.exec(value.trim());
+  if (!m) return undefined;
+  const [, y, mo, d, h = '00', mi = '00', sec = '00', frac = '', zone = 'Z'] = m;
+  const year = Number(y);
+  const month = Number(mo);
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || Number(d) < 1 || Number(d) > daysInMonth || Number(h) > 23 || Number(mi) > 59 || Number(sec) > 59) return undefined;
+  const offset = zone.toUpperCase() === 'Z' ? 'Z' : `${zone.slice(0, 3)}:${zone.slice(-2)}`;
+  const t = new Date(`${y}-${mo}-${d}T${h}:${mi}:${sec}${frac.slice(0, 4)}${offset}`);
+  return Number.isNaN(t.getTime()) ? undefined : t;
+}
+
 function toParams(row: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(row)) {
@@ -57,9 +77,8 @@ export async function uploadConversions(
       if (!flat.cid) throw new ApiError(400, 'invalid_request', 'clickId is required', 'clickId');
       let convertedAt = now();
       if (flat.time) {
-        // ISO 8601 with a date; Date.parse alone would take "5" or "March" too.
-        const t = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(flat.time) ? new Date(flat.time) : new Date(NaN);
-        if (Number.isNaN(t.getTime())) throw new ApiError(400, 'invalid_request', 'time must be an ISO 8601 date-time such as 2026-01-31T12:00:00Z', 'time');
+        const t = parseUploadTime(flat.time);
+        if (!t) throw new ApiError(400, 'invalid_request', `time "${flat.time.slice(0, 40)}" is not a valid ISO 8601 date-time such as 2026-01-31T12:00:00Z`, 'time');
         if (t.getTime() > convertedAt.getTime() + MAX_FUTURE_MS) throw new ApiError(400, 'invalid_request', 'time is in the future', 'time');
         convertedAt = t;
       }

@@ -4,7 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { attributionFor } from '../../src/attribution/service.js';
 import { campaigns, postbackDeliveries } from '../../src/db/schema.js';
 import { createFixture, seedVisit, type Fixture, type FixtureOptions } from '../helpers/attribution-fixtures.js';
@@ -14,15 +14,24 @@ interface Listener {
   server: Server;
   port: number;
   hits: { path: string; query: URLSearchParams }[];
+  /** Paths answered 503 for now (a traffic source down for a while). */
+  down: Set<string>;
+  /** Paths whose requests are held unanswered (a slow traffic source) until `release` is called. */
+  slow: Set<string>;
+  held: (() => void)[];
 }
 
-/** Answers 404 under /gone/ (the wrong template), 503 under /busy/, 200 anywhere else. */
+/** Answers 404 under /gone/ (the wrong template), 503 under /busy/ and on `down` paths, 200 anywhere else. */
 async function startListener(): Promise<Listener> {
-  const l: Listener = { server: undefined as unknown as Server, port: 0, hits: [] };
+  const l: Listener = { server: undefined as unknown as Server, port: 0, hits: [], down: new Set(), slow: new Set(), held: [] };
   l.server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     l.hits.push({ path: url.pathname, query: url.searchParams });
-    res.writeHead(url.pathname.startsWith('/gone/') ? 404 : url.pathname.startsWith('/busy/') ? 503 : 200).end();
+    if (l.slow.has(url.pathname)) {
+      l.held.push(() => res.writeHead(200).end());
+      return;
+    }
+    res.writeHead(url.pathname.startsWith('/gone/') ? 404 : url.pathname.startsWith('/busy/') || l.down.has(url.pathname) ? 503 : 200).end();
   });
   await new Promise<void>((resolve) => l.server.listen(0, '127.0.0.1', resolve));
   l.port = (l.server.address() as AddressInfo).port;
@@ -242,6 +251,90 @@ describe.each(BACKENDS)('retrying failed postback forwards on %s', (backend) => 
     expect(notJson.statusCode).toBe(400);
     const noBody = await t.app.inject({ method: 'POST', url: '/api/postback-deliveries/retry', headers: authHeaders() });
     expect(noBody.statusCode).toBe(400);
+  });
+
+  it('sends the forwards of one conversion in the order they were queued, even when the first is retried', async () => {
+    const f = await createFixture(db(), { trafficSource: { postbackUrl: `${base()}/order/pb?cid={clickid}&st={status}`, postbackStatuses: ['approved', 'declined'] } });
+    listener.down.add('/order/pb');
+    const { visit, conversionId } = await convert(f, { txid: 'O', payout: '4' });
+    expect(await deliver()).toMatchObject({ delivered: 0, retrying: 1 });
+    listener.down.delete('/order/pb');
+    expect((await t.app.inject({ url: '/postback', query: { cid: visit.clickId, txid: 'O', status: 'reversed' } })).statusCode).toBe(200);
+    // The reversal waits while the approval it reverses is still to be retried...
+    expect(await deliver()).toMatchObject({ delivered: 0, retrying: 0, failed: 0 });
+    expect((await deliveriesOf(conversionId)).map((d) => d.state)).toEqual(['pending', 'pending']);
+    // ...and goes right after it, in the same pass.
+    expect(await deliver(new Date(Date.now() + 60_000))).toMatchObject({ delivered: 2 });
+    const sent = listener.hits.filter((h) => h.path === '/order/pb' && h.query.get('cid') === visit.clickId).map((h) => h.query.get('st'));
+    expect(sent).toEqual(['approved', 'approved', 'declined']);
+  });
+
+  it('forwards a status changed back (approved, declined, approved again), with the payout spelled alike each time', async () => {
+    const f = await createFixture(db(), { trafficSource: { postbackUrl: `${base()}/back/pb?cid={clickid}&st={status}&p={payout}`, postbackStatuses: ['approved', 'declined'] } });
+    const { visit, conversionId } = await convert(f, { txid: 'B', payout: '12.5' });
+    await deliver();
+    const postback = (status: string) => t.app.inject({ url: '/postback', query: { cid: visit.clickId, txid: 'B', status }, headers: { accept: 'application/json' } });
+    expect((await postback('declined')).json().outcome).toBe('status_changed');
+    await deliver();
+    // No payout: the one on the conversion, read back from Postgres as 12.500000, is sent as 12.5.
+    expect((await postback('approved')).json().outcome).toBe('status_changed');
+    expect(await deliver()).toMatchObject({ delivered: 1 });
+    const sent = listener.hits.filter((h) => h.path === '/back/pb' && h.query.get('cid') === visit.clickId).map((h) => `${h.query.get('st')} ${h.query.get('p')}`);
+    expect(sent).toEqual(['approved 12.5', 'declined 12.5', 'approved 12.5']);
+    // One row per URL still: the approval's row was sent again, its log says so.
+    const rows = await deliveriesOf(conversionId);
+    expect(rows.map((d) => d.state)).toEqual(['delivered', 'delivered']);
+    expect(rows[0].log.map((e) => e.event ?? e.statusCode)).toEqual([200, 'requeued', 200]);
+
+    // A template without {status} fills approved and declined alike: the traffic source hears it once.
+    const same = await createFixture(db(), { trafficSource: { postbackUrl: `${base()}/same/pb?cid={clickid}`, postbackStatuses: ['approved', 'declined'] } });
+    const c = await convert(same, { txid: 'S' });
+    await deliver();
+    await t.app.inject({ url: '/postback', query: { cid: c.visit.clickId, txid: 'S', status: 'declined' } });
+    await deliver();
+    expect(listener.hits.filter((h) => h.path === '/same/pb' && h.query.get('cid') === c.visit.clickId)).toHaveLength(1);
+    expect((await deliveriesOf(c.conversionId)).map((d) => d.log.length)).toEqual([1]);
+  });
+
+  it('leaves failed a forward whose conversion had a later status delivered since', async () => {
+    const f = await createFixture(db(), { trafficSource: { postbackUrl: `${base()}/late/pb?cid={clickid}&st={status}`, postbackStatuses: ['approved', 'declined'] } });
+    listener.down.add('/late/pb');
+    const { visit, conversionId } = await convert(f, { txid: 'L' });
+    // The approval is given up (its last attempt), then the chargeback gets through.
+    await db().update(postbackDeliveries).set({ attempts: 11 }).where(eq(postbackDeliveries.conversionId, conversionId));
+    expect(await deliver()).toMatchObject({ failed: 1 });
+    listener.down.delete('/late/pb');
+    await t.app.inject({ url: '/postback', query: { cid: visit.clickId, txid: 'L', status: 'chargeback' } });
+    expect(await deliver()).toMatchObject({ delivered: 1 });
+    expect((await retry({ trafficSourceId: f.trafficSourceId })).json()).toEqual({ requeued: 0, skipped: 1 });
+    expect((await deliveriesOf(conversionId)).map((d) => d.state)).toEqual(['failed', 'delivered']);
+    const sent = listener.hits.filter((h) => h.path === '/late/pb' && h.query.get('cid') === visit.clickId).map((h) => h.query.get('st'));
+    expect(sent).toEqual(['approved', 'declined']);
+  });
+
+  it('sends a forward again when its status comes back while it is being sent', async () => {
+    const f = await createFixture(db(), { trafficSource: { postbackUrl: `${base()}/slow/pb?cid={clickid}&st={status}`, postbackStatuses: ['approved', 'declined'] } });
+    listener.slow.add('/slow/pb');
+    const { visit, conversionId } = await convert(f, { txid: 'H' });
+    const pass = deliver();
+    await vi.waitFor(() => expect(listener.held).toHaveLength(1));
+    // While the approval is on the wire: reversed, then approved again.
+    for (const status of ['declined', 'approved']) {
+      expect((await t.app.inject({ url: '/postback', query: { cid: visit.clickId, txid: 'H', status }, headers: { accept: 'application/json' } })).json().outcome).toBe('status_changed');
+    }
+    listener.slow.delete('/slow/pb');
+    listener.held.splice(0).forEach((answer) => answer());
+    expect(await pass).toMatchObject({ delivered: 1 });
+    // The send that was on the wire does not mark the re-armed approval done; its attempt is logged.
+    const [approval, reversal] = await deliveriesOf(conversionId);
+    expect(approval).toMatchObject({ state: 'pending', attempts: 0 });
+    expect(approval.log.map((e) => e.event ?? e.statusCode)).toEqual(['requeued', 200]);
+    expect(reversal.state).toBe('pending');
+
+    expect(await deliver()).toMatchObject({ delivered: 2 });
+    const sent = listener.hits.filter((h) => h.path === '/slow/pb' && h.query.get('cid') === visit.clickId).map((h) => h.query.get('st'));
+    expect(sent).toEqual(['approved', 'declined', 'approved']);
+    expect((await deliveriesOf(conversionId)).map((d) => d.state)).toEqual(['delivered', 'delivered']);
   });
 
   it('is documented in the OpenAPI document', async () => {

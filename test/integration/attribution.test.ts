@@ -258,6 +258,35 @@ describe.each(BACKENDS)('postback attribution on %s', (backend) => {
     expect(await conversionsOf(v.clickId)).toHaveLength(0);
   });
 
+  it('takes a parameter repeated with the same value (GET and form), and names one repeated with another value', async () => {
+    const v = await seedVisit(deps(), plain);
+    const get = await t.app.inject({ url: `/postback?cid=${v.clickId}&cid=${v.clickId}&payout=2&payout=2&txid=rep&txid=rep`, headers: JSON_ACCEPT });
+    expect(get.json()).toMatchObject({ outcome: 'recorded' });
+    const form = await t.app.inject({
+      method: 'POST',
+      url: '/postback',
+      payload: `cid=${v.clickId}&cid=${v.clickId}&sum=3&sum=3&tid=rep-form`,
+      headers: { ...JSON_ACCEPT, 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(form.json()).toMatchObject({ outcome: 'recorded' });
+    expect((await conversionsOf(v.clickId)).map((c) => [c.txid, c.payout]).sort()).toEqual([['rep', '2.000000'], ['rep-form', '3.000000']]);
+    const differ = await t.app.inject({ url: `/postback?cid=${v.clickId}&payout=1&payout=1000&txid=other` });
+    expect(differ.statusCode).toBe(400);
+    expect(differ.json().error).toEqual({ code: 'invalid_request', message: 'payout is given more than once, with different values', field: 'payout' });
+    expect(await conversionsOf(v.clickId)).toHaveLength(2);
+  });
+
+  it('a status change with a payout in another currency keeps the original amount it was paid in', async () => {
+    expect((await t.app.inject({ method: 'PUT', url: '/api/currency-rates/EUR', headers: authHeaders(), payload: { rate: '1.1' } })).statusCode).toBe(200);
+    const v = await seedVisit(deps(), plain);
+    expect((await postback({ cid: v.clickId, txid: 'lead-sale', status: 'pending', payout: '0' })).json().outcome).toBe('recorded');
+    expect((await postback({ cid: v.clickId, txid: 'lead-sale', status: 'approved', payout: '50', currency: 'EUR' })).json().outcome).toBe('status_changed');
+    expect((await conversionsOf(v.clickId))[0]).toMatchObject({ status: 'approved', payout: '55.000000', originalPayout: '50.000000', originalCurrency: 'EUR' });
+    // Without a payout, the amount (and what it was paid in) stays.
+    expect((await postback({ cid: v.clickId, txid: 'lead-sale', status: 'declined' })).json().outcome).toBe('status_changed');
+    expect((await conversionsOf(v.clickId))[0]).toMatchObject({ status: 'declined', payout: '55.000000', originalPayout: '50.000000', originalCurrency: 'EUR' });
+  });
+
   it('converts payouts to the account currency with user-set rates; an unknown currency is a 400', async () => {
     const set = await t.app.inject({ method: 'PUT', url: '/api/currency-rates/eur', headers: authHeaders(), payload: { rate: '1.1' } });
     expect(set.statusCode).toBe(200);
@@ -372,6 +401,39 @@ describe.each(BACKENDS)('postback attribution on %s', (backend) => {
     expect(d).toMatchObject({ payout: '5.500000', txid: 'C1', type: 'sale' });
     expect(d!.convertedAt.toISOString()).toBe('2026-02-01T00:00:00.000Z');
     expect((await t.app.inject({ method: 'POST', url: '/api/conversions', payload: [] })).statusCode).toBe(401);
+  });
+
+  it('answers an upload row with a cell of the wrong type or an impossible date per row; a zone-less time is UTC', async () => {
+    const v = await seedVisit(deps(), plain, 'both', { visitedAt: new Date('2026-01-10T08:00:00.000Z') });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/conversions',
+      headers: authHeaders(),
+      payload: [
+        { clickId: true },
+        { clickId: v.clickId, payout: { amount: 1 }, txid: 'obj' },
+        // No such day: Date would read it as March 2.
+        { clickId: v.clickId, txid: 'feb30', time: '2026-02-30T10:00:00Z' },
+        { clickId: v.clickId, txid: 'h25', time: '2026-02-03T25:00:00Z' },
+        { clickId: v.clickId, txid: 'utc', time: '2026-02-03 10:30:00' },
+        { clickId: v.clickId, txid: 'offset', time: '2026-02-03T10:30:00.5+0130' },
+      ],
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const rowsOut = res.json().rows;
+    expect(rowsOut.map((r: { outcome: string }) => r.outcome)).toEqual(['error', 'error', 'error', 'error', 'recorded', 'recorded']);
+    expect(rowsOut[0].error).toEqual({ code: 'invalid_request', message: 'clickId must be a string', field: 'clickId' });
+    expect(rowsOut[1].error).toEqual({ code: 'invalid_request', message: 'payout must be a string', field: 'payout' });
+    expect(rowsOut[2].error).toEqual({ code: 'invalid_request', message: 'time "2026-02-30T10:00:00Z" is not a valid ISO 8601 date-time such as 2026-01-31T12:00:00Z', field: 'time' });
+    expect(rowsOut[3].error.field).toBe('time');
+    const byTxid = new Map((await conversionsOf(v.clickId)).map((c) => [c.txid, c.convertedAt.toISOString()]));
+    expect(Object.fromEntries(byTxid)).toEqual({ utc: '2026-02-03T10:30:00.000Z', offset: '2026-02-03T09:00:00.500Z' });
+
+    for (const payload of [{ clickId: v.clickId }, [1], 7]) {
+      const bad = await t.app.inject({ method: 'POST', url: '/api/conversions', headers: { ...authHeaders(), 'content-type': 'application/json' }, payload: JSON.stringify(payload) });
+      expect(bad.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(bad.json().error).toMatchObject({ field: 'body', message: 'body: expected a JSON array of rows (objects), or CSV (content-type text/csv) with a header row' });
+    }
   });
 
   it('records a pixel conversion from the click cookie, within the attribution window only', async () => {
