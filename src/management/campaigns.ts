@@ -66,16 +66,25 @@ export const CampaignClone = z.strictObject({
   trafficSourceId: fields.trafficSourceId.optional(),
 });
 
-export const CampaignPatch = z.strictObject({
-  name: fields.name.optional(),
-  trafficSourceId: fields.trafficSourceId.optional(),
-  cost: fields.cost.optional(),
-  flow: fields.flow.optional(),
-  status: z.enum(['active', 'paused', 'archived']).optional().describe('paused: visitors go to fallbackUrl (else 404); archived: the link answers 404; active restores'),
-  fallbackUrl: fields.fallbackUrl.optional(),
-  redirectMode: fields.redirectMode.optional(),
-  forwardPostbacks: fields.forwardPostbacks.optional(),
-});
+export const CampaignPatch = z.strictObject(
+  {
+    name: fields.name.optional(),
+    trafficSourceId: fields.trafficSourceId.optional(),
+    cost: fields.cost.optional(),
+    flow: fields.flow.optional(),
+    status: z.enum(['active', 'paused', 'archived']).optional().describe('paused: visitors go to fallbackUrl (else 404); archived: the link answers 404; active restores'),
+    fallbackUrl: fields.fallbackUrl.optional(),
+    redirectMode: fields.redirectMode.optional(),
+    forwardPostbacks: fields.forwardPostbacks.optional(),
+  },
+  {
+    // The key is in every ad that links to the campaign: "Unrecognized key" would not say why.
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' && issue.keys.includes('key')
+        ? "a campaign's key never changes (it is in the links your ads carry); clone the campaign for a new key"
+        : undefined,
+  },
+);
 
 export const CampaignOut = z.object({
   id: z.number().int(),

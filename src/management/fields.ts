@@ -43,10 +43,13 @@ export function templateUrl(knownTokens: readonly string[]) {
 const MONEY_RE = /^\d{1,12}(\.\d{1,6})?$/;
 
 /** A non-negative amount as a decimal string or a JSON number; kept as a string (NUMERIC in SQL), never a float. */
+const MONEY_MESSAGE = 'expected a non-negative decimal amount such as "12.50" (up to 12 digits and 6 decimals)';
+
 export const Money = z
-  .union([z.string().trim(), z.number()])
+  // null or true would otherwise be zod's bare "Invalid input".
+  .union([z.string().trim(), z.number()], { error: MONEY_MESSAGE })
   .transform((v) => (typeof v === 'number' ? String(v) : v))
-  .refine((v) => MONEY_RE.test(v), 'expected a non-negative decimal amount such as "12.50" (up to 12 digits and 6 decimals)');
+  .refine((v) => MONEY_RE.test(v), MONEY_MESSAGE);
 
 /** `"1.500000"` (NUMERIC(18,6) as Postgres prints it) -> `"1.5"`. */
 export function formatMoney(value: string): string;

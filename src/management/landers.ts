@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { landers } from '../db/schema.js';
 import { Name } from './fields.js';
+import { landerCtaUrls } from './links.js';
 import { insertRow, updateRow, type ManagementDeps } from './managed-rows.js';
 import { DestinationUrl } from './offers.js';
 
@@ -29,6 +30,7 @@ export const LanderOut = z.object({
   name: z.string(),
   url: z.string(),
   offerCount: z.number().int(),
+  ctaUrls: z.array(z.string()).describe("the call-to-action links to put on the lander: PUBLIC_URL/cta, or /cta/1 ... /cta/N, one per offer slot"),
   status: z.string(),
   version: z.number().int(),
   createdAt: z.date(),
@@ -37,12 +39,13 @@ export const LanderOut = z.object({
 
 type LanderRow = typeof landers.$inferSelect;
 
-export function toLander(row: LanderRow): z.output<typeof LanderOut> {
+export function toLander(row: LanderRow, deps: Pick<ManagementDeps, 'publicUrl'>): z.output<typeof LanderOut> {
   return {
     id: row.id,
     name: row.name,
     url: row.url,
     offerCount: row.offerCount,
+    ctaUrls: landerCtaUrls(deps.publicUrl, row.offerCount),
     status: row.status,
     version: row.version,
     createdAt: row.createdAt,

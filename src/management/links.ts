@@ -18,6 +18,15 @@ export function ctaUrl(publicUrl: string): string {
   return `${publicUrl}/cta`;
 }
 
+/**
+ * The links a lander's buttons carry: `/cta` for one offer slot, `/cta/1` ... `/cta/N` for a
+ * multi-offer lander, so its builder copies them rather than work out the numbering.
+ */
+export function landerCtaUrls(publicUrl: string, offerCount: number): string[] {
+  if (offerCount <= 1) return [ctaUrl(publicUrl)];
+  return Array.from({ length: offerCount }, (_, i) => `${ctaUrl(publicUrl)}/${i + 1}`);
+}
+
 export interface NetworkPostbackMacros {
   clickIdToken: string | null;
   payoutToken: string | null;

@@ -39,9 +39,10 @@ export interface Page<T> {
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
-export async function listRows<T extends ManagedTable>(db: Db, table: T, q: ListQuery): Promise<Page<T['$inferSelect']>> {
+/** `extra`: the entity's own filters (a campaign list by traffic source), already as conditions. */
+export async function listRows<T extends ManagedTable>(db: Db, table: T, q: ListQuery, extra: SQL[] = []): Promise<Page<T['$inferSelect']>> {
   const t = table as typeof offers; // the shared columns have the same types on every managed table
-  const conds: SQL[] = [];
+  const conds: SQL[] = [...extra];
   if (q.name) conds.push(ilike(t.name, `%${escapeLike(q.name)}%`));
   if (q.status === undefined) conds.push(ne(t.status, 'archived'));
   else if (q.status !== 'all') conds.push(eq(t.status, q.status));

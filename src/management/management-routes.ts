@@ -1,6 +1,7 @@
 // /api/traffic-sources, /api/affiliate-networks, /api/offers, /api/landers, /api/campaigns:
 // the same five routes for each (list, get, create, patch, archive), thin over the plain
 // functions in this folder, with ETag / If-Match for safe concurrent edits.
+import { eq, type SQL } from 'drizzle-orm';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -46,6 +47,9 @@ interface EntitySpec<Row extends Managed> {
   present(rows: Row[], readOnly: boolean): Promise<unknown[]>;
   /** The answer holds a secret that lets its holder write (a postback secret): ask for the key's scope. */
   hidesSecrets?: boolean;
+  /** Filters of this entity's list beyond ListQuery's, and the conditions they make. */
+  listQuery?: z.ZodType;
+  listWhere?: (query: Record<string, unknown>) => SQL[];
   createFn(deps: ManagementDeps, body: never): Promise<Row>;
   updateFn(deps: ManagementDeps, id: number, body: never, ifMatch?: string): Promise<Row>;
 }
@@ -78,12 +82,13 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
           tags,
           summary: `List ${spec.what}s`,
           description: 'Newest first. Archived ones only with status=archived or status=all.',
-          querystring: ListQuery,
+          querystring: spec.listQuery ?? ListQuery,
           response: { 200: z.object({ items: z.array(spec.out), total: z.number().int(), page: z.number().int(), pageSize: z.number().int() }), 400: ErrorOut },
         },
       },
       async (req) => {
-        const page = await listRows(ctx.db, spec.table, req.query);
+        const query = req.query as ListQuery & Record<string, unknown>;
+        const page = await listRows(ctx.db, spec.table, query, spec.listWhere?.(query) ?? []);
         return { ...page, items: await spec.present(page.items as unknown as Row[], readOnly(req)) } as never;
       },
     );
@@ -247,6 +252,8 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
     create: OfferCreate,
     patch: OfferPatch,
     out: OfferOut,
+    listQuery: ListQuery.extend({ affiliateNetworkId: IdParam.shape.id.optional().describe("only this affiliate network's offers") }),
+    listWhere: (q) => (q.affiliateNetworkId === undefined ? [] : [eq(offers.affiliateNetworkId, q.affiliateNetworkId as number)]),
     present: async (rows) => rows.map(toOffer),
     createFn: createOffer,
     updateFn: updateOffer,
@@ -260,7 +267,7 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
     create: LanderCreate,
     patch: LanderPatch,
     out: LanderOut,
-    present: async (rows) => rows.map(toLander),
+    present: async (rows) => rows.map((r) => toLander(r, deps)),
     createFn: createLander,
     updateFn: updateLander,
   });
@@ -275,6 +282,8 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
     out: CampaignOut,
     createDescription:
       'The answer has `trackingUrl` (give it to the traffic source) and `ctaUrl` (the call-to-action link for landers: /cta, or /cta/N for the Nth offer of a multi-offer lander). Edits reach /click on every instance within a second.',
+    listQuery: ListQuery.extend({ trafficSourceId: IdParam.shape.id.optional().describe("only this traffic source's campaigns") }),
+    listWhere: (q) => (q.trafficSourceId === undefined ? [] : [eq(campaigns.trafficSourceId, q.trafficSourceId as number)]),
     present: async (rows) => {
       const params = await paramsFor(ctx.db, rows);
       return rows.map((r) => toCampaign(r, params.get(r.trafficSourceId) ?? [], deps));

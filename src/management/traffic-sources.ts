@@ -17,7 +17,7 @@ const Param = z.strictObject({
     .regex(/^[A-Za-z0-9_.\-[\]]{1,64}$/, 'a parameter name is 1-64 letters, digits or _ . - [ ]')
     .describe('query parameter in the campaign link'),
   token: Macro.describe("the ad network's macro that fills it; empty when the network appends the parameter itself (fbclid)"),
-  role: z.enum(PARAM_ROLES).describe('what the value means; each role but custom at most once'),
+  role: z.enum(PARAM_ROLES).default('custom').describe('what the value means (default custom: a plain value, reported as var:NAME); each role but custom at most once'),
 });
 
 export const Params = z

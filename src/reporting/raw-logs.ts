@@ -73,11 +73,20 @@ const LOGS: Record<LogKind, { table: string; id: string; time: (attribution: 'vi
       ['offerId', sql.raw('offer_id')],
       ['landerId', sql.raw('lander_id')],
       ['affiliateNetworkId', sql.raw('affiliate_network_id')],
+      // The visit's path, visitor and ad: the same names as the click log, so an export of
+      // conversions (for an offline-conversion upload, or per-ad payouts) needs no join.
+      ['ruleIndex', sql.raw('rule_index::int')],
+      ['pathIndex', sql.raw('path_index::int')],
       ['country', sql.raw('country::text')],
       ['device', sql.raw('device')],
       ['os', sql.raw('os')],
       ['browser', sql.raw('browser')],
+      ['language', sql.raw('language')],
       ['isBot', sql.raw('is_bot')],
+      ['tsCampaign', sql.raw('ts_campaign')],
+      ['adset', sql.raw('ts_adset')],
+      ['ad', sql.raw('ts_ad')],
+      ['placement', sql.raw('ts_placement')],
       ['externalId', sql.raw('external_id')],
       ['params', sql.raw('params')],
       ['postbackParams', sql.raw('postback_params')],
@@ -127,6 +136,8 @@ export interface LogQuery {
   attribution: 'visit' | 'postback';
   cursor?: string;
   limit: number;
+  /** Conversion log only: these statuses (all when absent). */
+  statuses?: string[];
 }
 
 export async function readLog(db: Db, q: LogQuery): Promise<LogPage> {
@@ -139,8 +150,11 @@ export async function readLog(db: Db, q: LogQuery): Promise<LogPage> {
     const idCols = { campaign: 'campaign_id', offer: 'offer_id', lander: 'lander_id', trafficSource: 'traffic_source_id', affiliateNetwork: 'affiliate_network_id' } as const;
     for (const [k, v] of Object.entries(q.filters.ids)) conds.push(sql`${sql.raw(idCols[k as keyof typeof idCols])} in (${list(v)})`);
     for (const [k, v] of Object.entries(q.filters.texts)) conds.push(sql`${sql.raw(k)} in (${list(v)})`);
+    const rawCols = { adset: 'ts_adset', ad: 'ts_ad', placement: 'ts_placement', externalId: 'external_id' } as const;
+    for (const [k, v] of Object.entries(q.filters.raws)) conds.push(sql`${sql.raw(rawCols[k as keyof typeof rawCols])} in (${list(v)})`);
     for (const [k, v] of Object.entries(q.filters.vars)) conds.push(sql`${q.kind === 'clicks' ? visitParamSql(k) : sql`(params ->> ${k})`} in (${list(v)})`);
     if (!q.filters.includeBots) conds.push(sql`is_bot = false`);
+    if (q.kind === 'conversions' && q.statuses?.length) conds.push(sql`status in (${list(q.statuses)})`);
   } else {
     conds.push(sql`state <> 'attributed'`);
   }

@@ -138,6 +138,7 @@ function filterConds(filters: Filters, fromVisits = false): SQL[] {
   const conds: SQL[] = [];
   for (const [name, ids] of Object.entries(filters.ids)) conds.push(sql`${sql.raw(ID_COLUMNS[name as keyof typeof ID_COLUMNS])} in (${inList(ids)})`);
   for (const [name, values] of Object.entries(filters.texts)) conds.push(sql`${sql.raw(TEXT_COLUMNS[name as keyof typeof TEXT_COLUMNS])} in (${inList(values)})`);
+  for (const [name, values] of Object.entries(filters.raws)) conds.push(sql`${sql.raw(RAW_COLUMNS[name as keyof typeof RAW_COLUMNS])} in (${inList(values)})`);
   for (const [name, values] of Object.entries(filters.vars)) conds.push(sql`${fromVisits ? visitParamSql(name) : sql`(params ->> ${name})`} in (${inList(values)})`);
   if (!filters.includeBots) conds.push(sql`is_bot = false`);
   return conds;
@@ -279,11 +280,15 @@ interface Column {
 }
 
 /** Output columns of the dimensions (ids, names, values), the joins they need, and g-index use. */
-function dimensionColumns(groupBy: Dimension[]): { columns: Column[]; joins: SQL[] } {
+function dimensionColumns(groupBy: Dimension[], filters?: Filters): { columns: Column[]; joins: SQL[] } {
   const columns: Column[] = [];
   const joins: SQL[] = [];
   let g = 0;
   const campaignIdx = groupBy.includes('campaign') ? groupBy.slice(0, groupBy.indexOf('campaign')).reduce((n, d) => n + (d === 'path' ? 2 : 1), 0) : -1;
+  // Paths are a campaign's: their names are known when the rows hold the campaign, or when the
+  // report is of one campaign (`groupBy=path&campaign=7`, the usual way to compare a campaign's paths).
+  const onlyCampaign = filters?.ids.campaign?.length === 1 ? filters.ids.campaign[0] : undefined;
+  const campaignOf = campaignIdx >= 0 ? sql.raw(`a.g${campaignIdx}`) : onlyCampaign !== undefined ? sql`${onlyCampaign}::int` : undefined;
   groupBy.forEach((d, i) => {
     const col = (k: number) => sql.raw(`a.g${k}`);
     if (d in NAME_TABLES) {
@@ -294,10 +299,9 @@ function dimensionColumns(groupBy: Dimension[]): { columns: Column[]; joins: SQL
     } else if (d === 'path') {
       const r = col(g);
       const p = col(g + 1);
-      const name =
-        campaignIdx >= 0
-          ? sql`(select case when ${r} = -1 then c.flow -> 'paths' -> ${p} ->> 'name' else c.flow -> 'rules' -> ${r} -> 'paths' -> ${p} ->> 'name' end from campaigns c where c.id = ${sql.raw(`a.g${campaignIdx}`)})`
-          : sql`null::text`;
+      const name = campaignOf
+        ? sql`(select case when ${r} = -1 then c.flow -> 'paths' -> ${p} ->> 'name' else c.flow -> 'rules' -> ${r} -> 'paths' -> ${p} ->> 'name' end from campaigns c where c.id = ${campaignOf})`
+        : sql`null::text`;
       columns.push({ field: 'ruleIndex', expr: r }, { field: 'pathIndex', expr: p }, { field: 'pathName', expr: name });
       g += 2;
     } else {
@@ -403,7 +407,7 @@ export async function runReport(db: Db, req: ReportRequest, range: TimeRange, op
 
 async function buildAndRun(db: Db, req: ReportRequest, range: TimeRange, opts: { forceRaw?: boolean }): Promise<Report> {
   const src: Source = opts.forceRaw ? { kind: 'raw' } : await chooseSource(db, req, range);
-  const { columns, joins } = dimensionColumns(req.groupBy);
+  const { columns, joins } = dimensionColumns(req.groupBy, req.filters);
   const fields = columns.map((c) => c.field);
   const agg = aggregateSql(req, src, range, req.groupBy);
 

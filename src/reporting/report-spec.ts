@@ -43,13 +43,15 @@ export const GROUP_BY_NAMES: readonly string[] = [...Object.keys(ROLLUP_DIMENSIO
 const VAR_NAME_RE = /^[A-Za-z0-9_.\-[\]]{1,64}$/;
 
 export const ID_FILTERS = ['campaign', 'offer', 'lander', 'trafficSource', 'affiliateNetwork'] as const;
-export const TEXT_FILTERS = ['country', 'device', 'os', 'browser'] as const;
+export const TEXT_FILTERS = ['country', 'device', 'os', 'browser', 'language'] as const;
 export type IdFilter = (typeof ID_FILTERS)[number];
 export type TextFilter = (typeof TEXT_FILTERS)[number];
 
 export interface Filters {
   ids: Partial<Record<IdFilter, number[]>>;
   texts: Partial<Record<TextFilter, string[]>>;
+  /** adset, ad, placement, externalId: the ad network's own values, matched exactly (raw rows). */
+  raws: Partial<Record<RawDimension, string[]>>;
   /** var:NAME -> accepted values */
   vars: Record<string, string[]>;
   includeBots: boolean;
@@ -124,7 +126,7 @@ export function parseGroupBy(value: string | undefined): Dimension[] {
 }
 
 export function parseFilters(query: Record<string, string | undefined>): Filters {
-  const filters: Filters = { ids: {}, texts: {}, vars: {}, includeBots: false };
+  const filters: Filters = { ids: {}, texts: {}, raws: {}, vars: {}, includeBots: false };
   for (const name of ID_FILTERS) {
     const list = parseList(query[name]);
     if (!list.length) continue;
@@ -136,13 +138,19 @@ export function parseFilters(query: Record<string, string | undefined>): Filters
   for (const name of TEXT_FILTERS) {
     const list = parseList(query[name]);
     if (!list.length) continue;
-    // Visits store countries upper-case and device, OS and browser lower-case (as reports show
-    // them), so `os=iOS` must match "ios" rather than silently narrow the report to nothing.
+    // Visits store countries upper-case and device, OS, browser and language lower-case (as
+    // reports show them), so `os=iOS` must match "ios" rather than silently narrow the report to nothing.
     filters.texts[name] = list.map((v) => (name === 'country' ? v.toUpperCase() : v.toLowerCase()));
     if (name === 'country') {
       const bad = filters.texts.country!.find((c) => !/^[A-Z]{2}$/.test(c));
       if (bad) throw badRequest('country', `country: "${bad}" is not a two-letter country code`);
     }
+  }
+  // Drilling down (an ad set's ads) needs the ad network's ids as filters, not only as groupings;
+  // they are its own values (case matters), so they are matched as given.
+  for (const name of RAW_DIMENSIONS) {
+    const list = parseList(query[name]);
+    if (list.length) filters.raws[name] = list;
   }
   for (const [key, value] of Object.entries(query)) {
     if (!isVarDimension(key) || value === undefined) continue;
@@ -217,7 +225,7 @@ export function rollupSetFor(groupBy: Dimension[], filters: Filters): RollupSet 
   const used = new Set<string>(groupBy.filter((d) => !(TIME_DIMENSIONS as readonly string[]).includes(d)));
   for (const k of Object.keys(filters.ids)) used.add(k);
   for (const k of Object.keys(filters.texts)) used.add(k);
-  if (Object.keys(filters.vars).length) return null;
+  if (Object.keys(filters.vars).length || Object.keys(filters.raws).length) return null;
   for (const set of [0, 1, 2, 3, 4, 5] as const) {
     if ([...used].every((d) => (ROLLUP_DIMENSIONS as Record<string, readonly number[]>)[d]?.includes(set))) return set;
   }

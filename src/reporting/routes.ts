@@ -36,9 +36,13 @@ const flag = z
   .optional()
   .transform((v) => v === 'true' || v === '1');
 
+/** A required time: "required" rather than zod's "expected string, received undefined" when left out. */
+const timeParam = () =>
+  z.string({ error: (issue) => (issue.input === undefined ? 'required (YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][Z|±HH:MM])' : undefined) });
+
 const common = {
-  from: z.string().describe('YYYY-MM-DD (inclusive, in tz) or a date-time (local in tz, or with Z/offset)'),
-  to: z.string().describe('YYYY-MM-DD (inclusive, in tz) or a date-time (exclusive)'),
+  from: timeParam().describe('YYYY-MM-DD (inclusive, in tz) or a date-time (local in tz, or with Z/offset)'),
+  to: timeParam().describe('YYYY-MM-DD (inclusive, in tz) or a date-time (exclusive)'),
   tz: z.string().max(64).optional().describe('IANA time zone; default ACCOUNT_TIMEZONE'),
   campaign: commaList('campaign ids'),
   offer: commaList('offer ids'),
@@ -49,6 +53,11 @@ const common = {
   device: commaList('device types'),
   os: commaList('operating systems'),
   browser: commaList('browsers'),
+  language: commaList('language codes (en, pt)'),
+  adset: commaList("ad sets (the traffic source's adset values, exact)"),
+  ad: commaList('ads (exact)'),
+  placement: commaList('placements (exact)'),
+  externalId: commaList("the traffic source's click ids (gclid, fbclid...)"),
   includeBots: flag.describe('count visits flagged as bots (default false)'),
   format: z.enum(['json', 'csv']).default('json').describe('csv streams every row (no paging) as a download'),
 };
@@ -85,7 +94,22 @@ const LogQuery = withVarFilters(logShape);
 const ConversionLogQuery = withVarFilters({
   ...logShape,
   attributed: z.enum(['true', 'false']).default('true').describe('false lists postbacks not attributed to a click (pending_postbacks)'),
+  status: z
+    .string()
+    .max(100)
+    .optional()
+    .describe('comma list of approved, pending, declined (e.g. declined: the chargebacks); default all'),
 });
+
+const CONVERSION_STATUSES = ['approved', 'pending', 'declined'];
+
+function statusesOf(value: unknown): string[] | undefined {
+  if (typeof value !== 'string') return undefined;
+  const list = value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const bad = list.find((s) => !CONVERSION_STATUSES.includes(s));
+  if (bad !== undefined) throw badRequest('status', `status: "${bad}" is not a conversion status; expected approved, pending or declined`);
+  return list;
+}
 
 const ReportRowSchema = z.record(z.string(), z.unknown());
 const ReportResponse = z.object({
@@ -192,8 +216,18 @@ export const reportingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (f
   );
 
   const logRoute = async (kind: LogKind, q: Query, reply: FastifyReply) => {
+    const statuses = statusesOf(q.status);
+    // Unattributed postbacks have no status yet: a status filter there would be silently ignored.
+    if (statuses && kind === 'pendingPostbacks') throw badRequest('status', 'status: unattributed postbacks (attributed=false) have no conversion status');
+    const filters = filtersOf(q);
+    if (kind === 'pendingPostbacks') {
+      // A postback that found no click has no campaign, country or ad: a filter on them would
+      // be ignored, listing every unattributed postback as if they were that campaign's.
+      const given = [...Object.keys(filters.ids), ...Object.keys(filters.texts), ...Object.keys(filters.raws), ...Object.keys(filters.vars).map((k) => `var:${k}`)];
+      if (given.length) throw badRequest(given[0], `${given[0]}: unattributed postbacks (attributed=false) have no visit to filter on`);
+    }
     const { range } = await rangeOf(ctx.db, q, ctx.config.ACCOUNT_TIMEZONE);
-    const base = { kind, range, filters: filtersOf(q), attribution: q.attribution as Attribution, limit: q.limit as number };
+    const base = { kind, range, filters, attribution: q.attribution as Attribution, limit: q.limit as number, statuses };
     // Checked before the answer starts: once a CSV streams, an error can only cut it short (a 200
     // with a header and no rows, as if the log were empty).
     if (q.cursor) decodeCursor(q.cursor as string, kind);
@@ -275,7 +309,7 @@ export const reportingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (f
       const found = await ctx.db.query.campaigns.findFirst({ where: (c, { eq }) => eq(c.id, req.params.id), columns: { id: true } });
       if (!found) throw notFound('campaign');
       const { tz, from, to, range } = await rangeOf(ctx.db, q, ctx.config.ACCOUNT_TIMEZONE);
-      const filters = { ids: { campaign: [req.params.id] }, texts: {}, vars: {}, includeBots: q.includeBots === true };
+      const filters = { ids: { campaign: [req.params.id] }, texts: {}, raws: {}, vars: {}, includeBots: q.includeBots === true };
       const report = await runReport(ctx.db, { from, to, tz, groupBy: [], attribution: q.attribution as Attribution, filters, page: 1, pageSize: 1 }, range);
       return { campaignId: req.params.id, currency: ctx.config.ACCOUNT_CURRENCY, tz, attribution: q.attribution as Attribution, totals: report.totals };
     },
@@ -299,7 +333,13 @@ export const reportingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (f
           to: common.to,
           tz: common.tz,
           cost: z.union([z.string().max(40), z.number()]).describe('the amount spent, a decimal (in `currency`)'),
-          currency: z.string().regex(/^[A-Z]{3}$/).optional().describe('ISO 4217; default ACCOUNT_CURRENCY (other currencies need a rate in /api/currency-rates)'),
+          // Any case, as offers and postbacks take it ("eur" from a spreadsheet is EUR).
+          currency: z
+            .string()
+            .trim()
+            .toUpperCase()
+            .regex(/^[A-Z]{3}$/, 'expected an ISO 4217 currency code such as USD or EUR')
+            .optional().describe('ISO 4217; default ACCOUNT_CURRENCY (other currencies need a rate in /api/currency-rates)'),
           adset: z.string().min(1).max(512).optional().describe("only the visits whose ad set (the traffic source's adset role) is this"),
           ad: z.string().min(1).max(512).optional().describe('only the visits of this ad'),
           placement: z.string().min(1).max(512).optional().describe('only the visits from this placement'),

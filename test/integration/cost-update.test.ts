@@ -89,4 +89,16 @@ describe.each(BACKENDS)('cost updates on %s', (backend) => {
     expect((await t.app.inject({ method: 'POST', url: `/api/campaigns/${campaignId}/costs`, payload: { from: today, to: today, cost: '1' } })).statusCode).toBe(401);
     expect(await statsCost(false)).toBe(before);
   });
+
+  it('takes the currency in any case, as offers and postbacks do', async () => {
+    const rate = await t.app.inject({ method: 'POST', url: '/api/currency-rates', headers: authHeaders(), payload: { currency: 'EUR', rate: '1.1' } });
+    expect(rate.statusCode, rate.body).toBeLessThan(300);
+    const res = await update({ from: today, to: today, cost: '10', currency: 'eur' });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ cost: '11', currency: 'USD', visits: 3 });
+    expect(await statsCost(false)).toBe('11.000000');
+    const bad = await update({ from: today, to: today, cost: '10', currency: 'euro' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error).toMatchObject({ field: 'currency', message: 'currency: expected an ISO 4217 currency code such as USD or EUR' });
+  });
 });

@@ -50,6 +50,10 @@ describe('management API documentation', () => {
     expect(tsIn.preset.enum).toEqual(['facebook', 'google', 'tiktok', 'taboola', 'outbrain', 'mgid', 'propellerads']);
     const networkOut = spec.paths['/api/affiliate-networks/{id}'].get.responses['200'].content['application/json'].schema.properties;
     expect(networkOut.postbackUrl).toMatchObject({ type: 'string', description: expect.stringContaining('postback') });
+    const listFilters = (path: string) => spec.paths[path].get.parameters.map((p: { name: string }) => p.name);
+    expect(listFilters('/api/campaigns')).toContain('trafficSourceId');
+    expect(listFilters('/api/offers')).toContain('affiliateNetworkId');
+    expect(listFilters('/api/landers')).not.toContain('trafficSourceId');
     expect(Object.keys(spec.paths['/api/traffic-sources/presets'])).toEqual(['get']);
     expect(Object.keys(spec.paths['/api/affiliate-networks/presets'])).toEqual(['get']);
   });

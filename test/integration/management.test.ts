@@ -100,6 +100,20 @@ describe.each(BACKENDS)('management API on %s', (backend) => {
       await rejects('POST', '/api/traffic-sources', { name: '' }, 'name');
       await rejects('PATCH', `/api/traffic-sources/${ts.id}`, { postbackStatuses: ['won'] }, 'postbackStatuses[0]');
     });
+
+    it('takes a parameter without a role as a custom one (a plain value for var:NAME), as most of a custom source is', async () => {
+      const custom = await created('/api/traffic-sources', {
+        name: 'Pop network',
+        params: [
+          { name: 'sub1', token: '{sub1}' },
+          { name: 'zone', token: '{zone}', role: 'placement' },
+        ],
+      });
+      expect(custom.params).toEqual([
+        { name: 'sub1', token: '{sub1}', role: 'custom' },
+        { name: 'zone', token: '{zone}', role: 'placement' },
+      ]);
+    });
   });
 
   describe('affiliate networks', () => {
@@ -164,14 +178,23 @@ describe.each(BACKENDS)('management API on %s', (backend) => {
       await rejects('POST', '/api/offers', o({ attributionWindowDays: 0 }), 'attributionWindowDays');
       await rejects('PATCH', `/api/offers/${offerA.id}`, { url: 'javascript:void(0)' }, 'url');
       await rejects('PATCH', `/api/offers/${offerA.id}`, { colour: 'red' }, 'colour');
+      // Not a string or number at all: the same message as a malformed amount, not zod's bare "Invalid input".
+      for (const payout of [null, true, { amount: 1 }]) {
+        const bad = await rejects('PATCH', `/api/offers/${offerA.id}`, { payout }, 'payout');
+        expect(bad.error.message).toBe('payout: expected a non-negative decimal amount such as "12.50" (up to 12 digits and 6 decimals)');
+      }
     });
 
     it('creates, updates and archives landers', async () => {
       expect(lander).toMatchObject({ offerCount: 2, status: 'active', version: 1 });
       const l = await created('/api/landers', { name: 'Single', url: 'https://lp.example/{country}/p' });
       expect(l.offerCount).toBe(1);
+      // The links to put on the lander's buttons, as the builder copies them.
+      expect(l.ctaUrls).toEqual(['http://track.test/cta']);
       const p = await call('PATCH', `/api/landers/${l.id}`, { offerCount: 3, name: 'Triple' });
       expect(p.body).toMatchObject({ offerCount: 3, name: 'Triple', version: 2 });
+      expect(p.body.ctaUrls).toEqual(['http://track.test/cta/1', 'http://track.test/cta/2', 'http://track.test/cta/3']);
+      expect((await call('GET', `/api/landers?name=triple`)).body.items[0].ctaUrls).toHaveLength(3);
       expect((await call('DELETE', `/api/landers/${l.id}`)).body.status).toBe('archived');
       await rejects('POST', '/api/landers', { name: 'l', url: 'https://lp.example/', offerCount: 0 }, 'offerCount');
       await rejects('POST', '/api/landers', { name: 'l', url: 'data:text/html,x' }, 'url');
@@ -429,10 +452,42 @@ describe.each(BACKENDS)('management API on %s', (backend) => {
       expect(bad.body.error.field).toBe('id');
       expect((await call('GET', '/api/campaigns?pageSize=0')).body.error.field).toBe('pageSize');
       // A filter the list does not have is refused, not answered with every campaign.
-      const unknownFilter = await call('GET', '/api/campaigns?trafficSourceId=1');
+      const unknownFilter = await call('GET', '/api/campaigns?traffic_source=1');
       expect(unknownFilter.status).toBe(400);
-      expect(unknownFilter.body.error.field).toBe('trafficSourceId');
+      expect(unknownFilter.body.error.field).toBe('traffic_source');
+      const otherEntity = await call('GET', '/api/landers?trafficSourceId=1');
+      expect(otherEntity.status).toBe(400);
+      expect(otherEntity.body.error.field).toBe('trafficSourceId');
       expect((await t.app.inject({ method: 'GET', url: '/api/campaigns' })).statusCode).toBe(401);
+    });
+
+    it("lists one traffic source's campaigns and one network's offers", async () => {
+      const tiktok = await created('/api/traffic-sources', { name: 'TikTok', preset: 'tiktok' });
+      const live = await created('/api/campaigns', { name: 'TT live', trafficSourceId: tiktok.id, flow: flow() });
+      const old = await created('/api/campaigns', { name: 'TT old', trafficSourceId: tiktok.id, flow: flow() });
+      await call('DELETE', `/api/campaigns/${old.id}`);
+      const list = await call('GET', `/api/campaigns?trafficSourceId=${tiktok.id}`);
+      expect(list.status).toBe(200);
+      expect(list.body).toMatchObject({ total: 1, page: 1 });
+      expect(list.body.items.map((c: Json) => c.id)).toEqual([live.id]);
+      const all = await call('GET', `/api/campaigns?trafficSourceId=${tiktok.id}&status=all&name=tt`);
+      expect(all.body.items.map((c: Json) => c.id)).toEqual([old.id, live.id]);
+      expect((await call('GET', '/api/campaigns?trafficSourceId=424242')).body).toMatchObject({ items: [], total: 0 });
+      expect((await call('GET', '/api/campaigns?trafficSourceId=abc')).body.error.field).toBe('trafficSourceId');
+
+      const everflow = await created('/api/affiliate-networks', { name: 'Everflow', preset: 'everflow' });
+      const ef = await created('/api/offers', { name: 'EF offer', url: 'https://o.example/ef', affiliateNetworkId: everflow.id });
+      const offersOf = await call('GET', `/api/offers?affiliateNetworkId=${everflow.id}`);
+      expect(offersOf.body).toMatchObject({ total: 1 });
+      expect(offersOf.body.items.map((o: Json) => o.id)).toEqual([ef.id]);
+    });
+
+    it("says why a campaign's key cannot be changed", async () => {
+      const c = await created('/api/campaigns', { name: 'Keyed', trafficSourceId: ts.id, flow: flow() });
+      const res = await rejects('PATCH', `/api/campaigns/${c.id}`, { key: 'newkey' }, 'key');
+      expect(res.error.message).toBe("key: a campaign's key never changes (it is in the links your ads carry); clone the campaign for a new key");
+      // Other unknown fields keep the plain message.
+      expect((await rejects('PATCH', `/api/campaigns/${c.id}`, { colour: 'red' }, 'colour')).error.message).toBe('colour: Unrecognized key: "colour"');
     });
 
     it('pages through campaigns', async () => {

@@ -274,6 +274,73 @@ describe.each(BACKENDS)('reports on %s', (backend) => {
     expect(filtered.json().error).toMatchObject({ code: 'invalid_request', field: 'country' });
   });
 
+  it("drills down by the ad network's ad set, ad, placement and click id, and by language, in reports and both logs", async () => {
+    const db = t.app.ctx.db;
+    const ad = (clickId: string, tsAdset: string, tsAd: string, tsPlacement: string, language: string) =>
+      visit(clickId, '2024-05-01T10:00:00Z', 1, 'US', { tsAdset, tsAd, tsPlacement, language, externalId: `fb-${clickId}` });
+    const v = [ad('d1', 'as_1', 'ad_A', 'Feed', 'en'), ad('d2', 'as_1', 'ad_B', 'Stories', 'de'), ad('d3', 'as_2', 'ad_C', 'Feed', 'en')];
+    await db.insert(visits).values(v);
+    // Attribution copies the visit's ad into the conversion.
+    const copied = (x: (typeof v)[number]) => ({ tsAdset: x.tsAdset, tsAd: x.tsAd, tsPlacement: x.tsPlacement, language: x.language, externalId: x.externalId });
+    await db.insert(conversions).values([
+      conversion(v[0], 'conversion', 'approved', '10.00', '2024-05-01T11:00:00Z', copied(v[0])),
+      conversion(v[1], 'conversion', 'declined', '4.00', '2024-05-01T12:00:00Z', copied(v[1])),
+      conversion(v[2], 'conversion', 'pending', '2.00', '2024-05-01T13:00:00Z', copied(v[2])),
+    ]);
+    const day = 'from=2024-05-01&to=2024-05-01';
+    const ads = await report(`${day}&campaign=1&adset=as_1&groupBy=ad`);
+    expect(ads.rows.map((x) => [x.ad, x.visits, x.conversions, x.declinedConversions, x.revenue])).toEqual([
+      ['ad_A', 1, 1, 0, '10.000000'],
+      ['ad_B', 1, 0, 1, '0.000000'],
+    ]);
+    expect(ads.totals).toMatchObject({ visits: 2, conversions: 1, revenue: '10.000000' });
+    const feed = await report(`${day}&placement=Feed&groupBy=adset`);
+    expect(feed.rows.map((x) => [x.adset, x.visits, x.pendingConversions])).toEqual([
+      ['as_1', 1, 0],
+      ['as_2', 1, 1],
+    ]);
+    expect((await report(`${day}&externalId=fb-d2`)).totals).toMatchObject({ visits: 1, declinedConversions: 1 });
+    // Language is kept lower-case, like device and OS, so a filter as a person writes it matches.
+    const english = await report(`${day}&language=EN&groupBy=campaign`);
+    expect(english.rows.map((x) => [x.campaignId, x.visits, x.conversions, x.pendingConversions])).toEqual([[1, 2, 1, 1]]);
+    // Ad network ids are their own values: another case is another ad set.
+    expect((await report(`${day}&adset=AS_1`)).totals.visits).toBe(0);
+
+    const log = async (url: string) => {
+      const res = await t.app.inject({ url, headers: authHeaders() });
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json().items as Record<string, unknown>[];
+    };
+    expect((await log(`/api/clicks?${day}&adset=as_2`)).map((i) => i.clickId)).toEqual(['d3']);
+    expect((await log(`/api/clicks?${day}&language=de,EN&placement=Stories`)).map((i) => i.clickId)).toEqual(['d2']);
+    const chargebacks = await log(`/api/conversions?${day}&status=declined`);
+    expect(chargebacks).toHaveLength(1);
+    // The conversion log names the visit's path, language and ad as the click log does.
+    expect(chargebacks[0]).toMatchObject({ clickId: 'd2', status: 'declined', ruleIndex: -1, pathIndex: 0, language: 'de', adset: 'as_1', ad: 'ad_B', placement: 'Stories', externalId: 'fb-d2' });
+    expect((await log(`/api/conversions?${day}&status=Pending,approved`)).map((i) => i.clickId)).toEqual(['d3', 'd1']);
+    expect((await log(`/api/conversions?${day}&ad=ad_A,ad_C`)).map((i) => i.clickId)).toEqual(['d3', 'd1']);
+  });
+
+  it('names the paths of a one-campaign report, and refuses filters a log cannot apply', async () => {
+    const one = await report('from=2024-03-10&to=2024-03-10&groupBy=path&campaign=1');
+    expect(one.rows.map((x) => [x.ruleIndex, x.pathIndex, x.pathName, x.visits])).toEqual([[-1, 0, 'main', 3]]);
+    // Two campaigns' path 0 are different paths: no name to give.
+    const two = await report('from=2024-03-10&to=2024-03-10&groupBy=path&campaign=1,2');
+    expect(two.rows.map((x) => x.pathName)).toEqual([null]);
+
+    const refused = async (url: string, field: string, message?: string) => {
+      const res = await t.app.inject({ url, headers: authHeaders() });
+      expect(res.statusCode, url).toBe(400);
+      expect(res.json().error, url).toMatchObject({ code: 'invalid_request', field, ...(message ? { message } : {}) });
+    };
+    await refused('/api/conversions?from=2024-03-10&to=2024-03-12&status=refunded', 'status');
+    // A postback that found no click has no campaign or status: the filter would be ignored.
+    await refused('/api/conversions?from=2024-03-10&to=2024-03-12&attributed=false&campaign=1', 'campaign');
+    await refused('/api/conversions?from=2024-03-10&to=2024-03-12&attributed=false&status=pending', 'status');
+    await refused('/api/reports?from=2024-03-10', 'to', 'to: required (YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][Z|±HH:MM])');
+    await refused('/api/clicks?to=2024-03-10', 'from', 'from: required (YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][Z|±HH:MM])');
+  });
+
   it('sums payouts that each take every digit a payout may have, where the report tables used to overflow', async () => {
     const db = t.app.ctx.db;
     const big = [visit('big1', '2024-04-01T10:00:00Z', 2, 'IN'), visit('big2', '2024-04-01T10:05:00Z', 2, 'IN')];

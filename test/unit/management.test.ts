@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { Cost, flowReferences, generateCampaignKey } from '../../src/management/campaigns.js';
 import { Currency, Flow, formatMoney, Money, templateUrl } from '../../src/management/fields.js';
-import { ctaUrl, networkPostbackUrl, trackingUrl } from '../../src/management/links.js';
+import { ctaUrl, landerCtaUrls, networkPostbackUrl, trackingUrl } from '../../src/management/links.js';
 import { etagOf, ifMatchAllows } from '../../src/management/managed-rows.js';
 import { AFFILIATE_NETWORK_PRESETS, TRAFFIC_SOURCE_PRESETS } from '../../src/management/presets.js';
 import { Params } from '../../src/management/traffic-sources.js';
@@ -21,6 +21,10 @@ describe('trackingUrl', () => {
   it('has no query string without params', () => {
     expect(trackingUrl('https://t.example', 'k', [])).toBe('https://t.example/click/k');
     expect(ctaUrl('https://t.example')).toBe('https://t.example/cta');
+  });
+  it('gives a multi-offer lander one CTA link per offer slot', () => {
+    expect(landerCtaUrls('https://t.example', 1)).toEqual(['https://t.example/cta']);
+    expect(landerCtaUrls('https://t.example', 2)).toEqual(['https://t.example/cta/1', 'https://t.example/cta/2']);
   });
 });
 
@@ -57,6 +61,11 @@ describe('Money', () => {
   });
   it.each(['-1', -0.5, '1.2.3', '1e5', 1e21, 0.1 + 0.2, '1.1234567', '', ' ', 'NaN', Infinity])('rejects %s', (input) => {
     expect(Money.safeParse(input).success).toBe(false);
+  });
+  it.each([null, true, {}])('rejects %s with the amount message, not a bare "Invalid input"', (input) => {
+    const r = Money.safeParse(input);
+    expect(r.success).toBe(false);
+    expect(r.error!.issues.map((i) => i.message)).toEqual(['expected a non-negative decimal amount such as "12.50" (up to 12 digits and 6 decimals)']);
   });
   it('formats stored NUMERIC without trailing zeros', () => {
     expect(formatMoney('12.500000')).toBe('12.5');

@@ -71,6 +71,16 @@ describe('report parameters', () => {
     expect(rollupSetFor(['language', 'country'], parseFilters({ campaign: '3' }))).toBe(5);
     expect(rollupSetFor(['campaign'], parseFilters({ 'var:sub1': 'a' }))).toBeNull();
     expect(rollupSetFor(['externalId'], none)).toBeNull();
+    // The ad network's ids are not in the rollups: filtering on them reads raw rows.
+    expect(rollupSetFor(['campaign'], parseFilters({ adset: 'as_1' }))).toBeNull();
+    expect(rollupSetFor(['campaign'], parseFilters({ language: 'EN' }))).toBe(5);
+  });
+
+  it('keeps language filters lower-case and ad network ids exactly as given', () => {
+    const f = parseFilters({ language: 'EN, pt', adset: 'AS_1,as 2', ad: 'x', placement: 'Feed', externalId: 'IwAR1' });
+    expect(f.texts).toEqual({ language: ['en', 'pt'] });
+    expect(f.raws).toEqual({ adset: ['AS_1', 'as 2'], ad: ['x'], placement: ['Feed'], externalId: ['IwAR1'] });
+    expect(parseFilters({}).raws).toEqual({});
   });
 
   it('checks filters and sort', () => {
