@@ -17,14 +17,11 @@ export interface HotStore {
   readonly describe: string;
   get(key: string): Promise<string | null>;
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
-  /** Sets only when absent; true when this call set it (a "first seen" check). */
-  setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean>;
   /**
    * For each entry, sets `key` and claims `claimKey` (set only when absent), all in one round trip;
    * resolves with, per entry, whether its claim was new. Rejects as a whole when the store fails.
    */
   setAndClaim(entries: readonly SetAndClaim[]): Promise<boolean[]>;
-  expire(key: string, ttlSeconds: number): Promise<void>;
   del(key: string): Promise<void>;
   publish(channel: string, message: string): Promise<void>;
   /** Returns an unsubscribe function. */

@@ -22,11 +22,6 @@ export function createMemoryStore({ maxEntries = 1_000_000 }: MemoryStoreOptions
     async set(key, value, ttlSeconds) {
       cache.set(key, value, { ttl: ms(ttlSeconds) });
     },
-    async setIfAbsent(key, value, ttlSeconds) {
-      if (cache.has(key)) return false;
-      cache.set(key, value, { ttl: ms(ttlSeconds) });
-      return true;
-    },
     async setAndClaim(entries) {
       return entries.map((e) => {
         cache.set(e.key, e.value, { ttl: ms(e.ttlSeconds) });
@@ -34,10 +29,6 @@ export function createMemoryStore({ maxEntries = 1_000_000 }: MemoryStoreOptions
         cache.set(e.claimKey, '1', { ttl: ms(e.claimTtlSeconds) });
         return true;
       });
-    },
-    async expire(key, ttlSeconds) {
-      const value = cache.get(key);
-      if (value !== undefined) cache.set(key, value, { ttl: ms(ttlSeconds) });
     },
     async del(key) {
       cache.delete(key);

@@ -105,11 +105,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<HotStor
       });
     },
     async set(key, value, ttlSeconds) {
-      await client.set(k(key), value, 'EX', Math.max(1, Math.round(ttlSeconds)));
-    },
-    async setIfAbsent(key, value, ttlSeconds) {
-      const r = await client.set(k(key), value, 'EX', Math.max(1, Math.round(ttlSeconds)), 'NX');
-      return r === 'OK';
+      await client.set(k(key), value, 'EX', ttl(ttlSeconds));
     },
     async setAndClaim(entries: readonly SetAndClaim[]) {
       if (entries.length === 0) return [];
@@ -125,9 +121,6 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<HotStor
       }
       const claimed = await client.tlSetAndClaim(keys.length, ...keys, ...argv);
       return claimed.map((n) => n === 1);
-    },
-    async expire(key, ttlSeconds) {
-      await client.expire(k(key), Math.max(1, Math.round(ttlSeconds)));
     },
     async del(key) {
       await client.del(k(key));

@@ -143,7 +143,7 @@ const text = (v: string | null | undefined) => (v === null || v === undefined ? 
 const num = (v: number | null | undefined) => (v === null || v === undefined ? '\\N' : String(v));
 
 /** Rows [from, to) of the batch as COPY text, in VISIT_COLUMNS order. */
-export function visitsCopyText(stored: StoredVisit[], from = 0, to = stored.length): string {
+function visitsCopyText(stored: StoredVisit[], from = 0, to = stored.length): string {
   const lines: string[] = new Array(to - from);
   for (let i = from; i < to; i++) {
     const { row: r, params, uaHash, rolesHash } = stored[i];
@@ -232,7 +232,7 @@ export async function insertVisits(db: Db, rows: VisitRow[], pool?: pg.Pool): Pr
   await createVisitInserter(db, pool)(rows);
 }
 
-export async function insertLanderClicks(db: Db, rows: LanderClickRow[]): Promise<void> {
+async function insertLanderClicks(db: Db, rows: LanderClickRow[]): Promise<void> {
   await db.execute(sql`insert into lander_clicks (click_id, slot, clicked_at, visited_at, offer_id, campaign_id)
     select * from unnest(
       ${p(rows.map((r) => r.clickId))}::text[], ${p(rows.map((r) => r.slot ?? 1))}::smallint[],

@@ -26,7 +26,7 @@ const MAX_PARAM_VALUE = 512;
 const DEFAULT_WINDOW_DAYS = 30;
 const NUL_RE = /\0/g;
 
-/** Side effects that did not happen as they should, by reason; exposed on /api/tracking/status. */
+/** Visits and click-throughs answered, and side effects that did not happen as they should, by reason; exposed on /api/tracking/status and /api/metrics. */
 export interface TrackingCounters {
   visits: number;
   landerClicks: number;
@@ -81,14 +81,21 @@ export type Answer =
 
 export type Query = Record<string, string | string[] | undefined>;
 
-/** Query parameters as single strings, bounded so one visit cannot become a huge row. */
-export function visitParams(query: Query): Record<string, string> {
+/**
+ * Query parameters as single strings, bounded so one visit cannot become a huge row. Past
+ * MAX_PARAMS only the traffic source's own parameters are still taken: networks append their click
+ * ID last (gclid, fbclid), and losing it to a long URL would lose the conversion's way back.
+ */
+export function visitParams(query: Query, sourceParams: readonly { name: string }[] = []): Record<string, string> {
   const out: Record<string, string> = {};
   let n = 0;
   // for-in and the NUL/length checks before copying: Object.entries built an array per parameter,
   // and slice + replace ran on every value although almost none is long or holds a NUL.
   for (const name in query) {
-    if (n >= MAX_PARAMS) break;
+    if (n >= MAX_PARAMS) {
+      if (sourceParams.length === 0) break;
+      if (!sourceParams.some((p) => p.name === name)) continue;
+    }
     if (!Object.hasOwn(query, name)) continue;
     const raw = query[name];
     const value = Array.isArray(raw) ? raw[0] : raw;
@@ -151,7 +158,7 @@ interface TokenContext {
   params: Record<string, string>;
 }
 
-export function tokenValues(t: TokenContext): TokenValues {
+function tokenValues(t: TokenContext): TokenValues {
   return (name) => {
     if (name.startsWith('var:')) {
       // Own parameters only: `{var:constructor}` or `{var:toString}` read Object.prototype (a 500) otherwise.
@@ -187,9 +194,6 @@ export function tokenValues(t: TokenContext): TokenValues {
     }
   };
 }
-
-/** A request whose visitor is not read (a click-through of an unknown click): only its IP. */
-const NO_VISITOR: FallbackVisitor = { ip: '', country: null, device: null, os: null, osVersion: null, browser: null, browserVersion: null, language: null };
 
 /** A fallback with nothing known about the request: every token Tracklane knows is empty. */
 const NO_TOKENS: TokenValues = (name) => (name.startsWith('var:') || (DESTINATION_TOKENS as readonly string[]).includes(name) ? '' : undefined);
@@ -229,7 +233,7 @@ function fallback(deps: TrackingDeps, campaign: ResolvedCampaign, reason: string
   return { kind: 'not_found', message: 'campaign has no destination' };
 }
 
-function reject(deps: TrackingDeps, reason: string) {
+function countRejected(deps: TrackingDeps, reason: string) {
   deps.counters.destinationRejected[reason] = (deps.counters.destinationRejected[reason] ?? 0) + 1;
 }
 
@@ -259,8 +263,10 @@ class ClickOutcome implements ClickResult {
     private readonly windowDays: number,
   ) {}
 
+  /** Counts the visit and hands it to the recorder (this thread's or the recording thread). */
   record(): void {
-    recordVisit(this.deps, this.visit, this.visitorId, this.windowDays);
+    this.deps.counters.visits++;
+    this.deps.recorder.record(this.visit, this.visitorId, this.windowDays);
   }
 }
 
@@ -271,12 +277,12 @@ export function handleClick(deps: TrackingDeps, req: ClickRequest): ClickResult 
   if (!campaign || campaign.status === 'archived') return { answer: { kind: 'not_found', message: 'unknown campaign' } };
   if (campaign.status === 'paused') {
     // The visitor is read only when the fallback URL has tokens to fill.
-    const tokens = campaign.fallbackUrl?.includes('{') ? fallbackTokens(campaign, deps.visitors.resolve(req.visitor), visitParams(req.query)) : NO_TOKENS;
+    const tokens = campaign.fallbackUrl?.includes('{') ? fallbackTokens(campaign, deps.visitors.resolve(req.visitor), visitParams(req.query, campaign.trafficSource.params)) : NO_TOKENS;
     return { answer: fallback(deps, campaign, 'paused', tokens) };
   }
 
   const visitor = deps.visitors.resolve(req.visitor);
-  const params = visitParams(req.query);
+  const params = visitParams(req.query, campaign.trafficSource.params);
   const byRole: Partial<Record<string, string>> = {};
   const paramRoles: Partial<Record<string, string>> = {};
   for (const p of campaign.trafficSource.params) {
@@ -357,7 +363,7 @@ export function handleClick(deps: TrackingDeps, req: ClickRequest): ClickResult 
     }),
   );
   if (!destination.ok) {
-    reject(deps, destination.reason);
+    countRejected(deps, destination.reason);
     return { answer: fallback(deps, campaign, `destination ${destination.reason}`, fallbackTokens(campaign, visitor, params)) };
   }
 
@@ -370,19 +376,13 @@ export function handleClick(deps: TrackingDeps, req: ClickRequest): ClickResult 
   return new ClickOutcome({ kind: 'redirect', url: destination.url, mode: campaign.redirectMode, cookies }, deps, visit, visitorId, windowDays);
 }
 
-/** Counts the visit and hands it to the recorder (this thread's or the recording thread). Never throws. */
-export function recordVisit(deps: TrackingDeps, visit: VisitRow, visitorId: string, windowDays: number): void {
-  deps.counters.visits++;
-  deps.recorder.record(visit, visitorId, windowDays);
-}
-
 /** How a visit is written down once answered: its hot record and unique claim, then its row. */
 export interface VisitRecorder {
   record(visit: VisitRow, visitorId: string, windowDays: number): void;
 }
 
 /** The hot record (for the attribution window) and the unique-visit claim of a visit, as one store entry. */
-export function visitHotEntry(visit: VisitRow, visitorId: string, windowDays: number, uniqueWindowHours: number): SetAndClaim {
+function visitHotEntry(visit: VisitRow, visitorId: string, windowDays: number, uniqueWindowHours: number): SetAndClaim {
   return {
     key: hotClickKey(visit.clickId),
     value: JSON.stringify(toHotClick(visit)),
@@ -426,7 +426,8 @@ export interface CtaRequest {
   cid: string | undefined;
   campaignKey: string | undefined;
   cookies: Record<string, string | undefined>;
-  ip: string;
+  /** The click-through's request: the same browser as the visit, a moment later. */
+  visitor: VisitorInput;
 }
 
 function pathOf(campaign: ResolvedCampaign, click: Pick<HotClick, 'ruleIndex' | 'pathIndex'>): FlowPath | undefined {
@@ -454,13 +455,14 @@ export async function handleCta(deps: TrackingDeps, req: CtaRequest): Promise<Cl
   const cid = req.cid ?? req.cookies[CLICK_COOKIE];
   const click = cid && CLICK_ID_RE.test(cid) ? await findClick(deps, cid) : null;
   const campaign = click ? deps.campaigns.byId(click.campaignId) : undefined;
+  const visitor = deps.visitors.resolve(req.visitor);
   if (!click || !campaign) {
     deps.counters.ctaUnknownClick++;
     const byKey = req.campaignKey ? deps.campaigns.byKey(req.campaignKey) : undefined;
     if (!byKey || byKey.status === 'archived') return { answer: { kind: 'not_found', message: 'unknown click' } };
     // As /click would: a paused campaign sends no one to its offers.
-    if (byKey.status === 'paused') return { answer: fallback(deps, byKey, 'paused', fallbackTokens(byKey, { ...NO_VISITOR, ip: req.ip }, {})) };
-    return { answer: defaultOfferAnswer(deps, byKey, req.ip) };
+    if (byKey.status === 'paused') return { answer: fallback(deps, byKey, 'paused', fallbackTokens(byKey, visitor, {})) };
+    return { answer: defaultOfferAnswer(deps, byKey, visitor) };
   }
 
   const path = pathOf(campaign, click);
@@ -477,15 +479,16 @@ export async function handleCta(deps: TrackingDeps, req: CtaRequest): Promise<Cl
   }
   const offer = campaign.offers.get(offerId ?? -1);
   const lander = click.landerId !== null ? campaign.landers.get(click.landerId) : undefined;
+  // The visit's own facts, and from this request what the hot record does not keep.
   const clickTokens = (o: ResolvedOffer | undefined) =>
-    tokenValues({ ...click, ip: req.ip, osVersion: null, browserVersion: null, campaign, offer: o, lander, cost: click.cost ?? '0', params: click.params ?? {} });
+    tokenValues({ ...click, ip: visitor.ip, osVersion: visitor.osVersion, browserVersion: visitor.browserVersion, campaign, offer: o, lander, cost: click.cost ?? '0', params: click.params ?? {} });
   // The visit is recorded, so its fallback gets the click ID (and everything else but the offer).
   const withoutOffer = clickTokens(undefined);
   const clickFallbackTokens: TokenValues = (name) => withoutOffer(name) ?? NO_TOKENS(name);
   if (!offer) return { answer: fallback(deps, campaign, 'no offer for the click-through', clickFallbackTokens) };
   const destination = buildDestination(offer.url, clickTokens(offer));
   if (!destination.ok) {
-    reject(deps, destination.reason);
+    countRejected(deps, destination.reason);
     return { answer: fallback(deps, campaign, `destination ${destination.reason}`, clickFallbackTokens) };
   }
   const now = deps.now();
@@ -504,18 +507,17 @@ export async function handleCta(deps: TrackingDeps, req: CtaRequest): Promise<Cl
   };
 }
 
-function defaultOfferAnswer(deps: TrackingDeps, campaign: ResolvedCampaign, ip: string): Answer {
+function defaultOfferAnswer(deps: TrackingDeps, campaign: ResolvedCampaign, visitor: FallbackVisitor): Answer {
   const paths = campaign.flow.paths;
   const pi = chooseWeighted(paths, deps.random);
   // Offers at their daily cap are skipped here too, as /click skips them.
   const offerId = pi >= 0 ? chooseOffer(paths[pi].offers, deps.random, deps.offerCaps?.capped()) : null;
   const offer = offerId !== null ? campaign.offers.get(offerId) : undefined;
-  const visitor = { ...NO_VISITOR, ip };
   const tokens = fallbackTokens(campaign, visitor, {});
   if (!offer) return fallback(deps, campaign, 'no default offer', tokens);
   const destination = buildDestination(offer.url, fallbackTokens(campaign, visitor, {}, offer));
   if (!destination.ok) {
-    reject(deps, destination.reason);
+    countRejected(deps, destination.reason);
     return fallback(deps, campaign, `destination ${destination.reason}`, tokens);
   }
   return { kind: 'redirect', url: destination.url, mode: campaign.redirectMode, cookies: [] };

@@ -9,9 +9,9 @@ const SAFE_LOCATION_RE = /^[\x21\x23-\x3b\x3d\x3f-\x7e]+$/;
 
 export type TokenValues = (name: string) => string | null | undefined;
 
-/** Percent-encodes everything but unreserved characters; lone surrogates become U+FFFD instead of throwing. */
 const UNRESERVED_RE = /^[A-Za-z0-9_.~-]*$/;
 
+/** Percent-encodes everything but unreserved characters; lone surrogates become U+FFFD instead of throwing. */
 export function encodeTokenValue(value: string): string {
   // Most values (click IDs, numeric IDs, country, device) need no encoding; one regex test instead
   // of toWellFormed + encodeURIComponent + replace halved this function's share of /click's CPU.

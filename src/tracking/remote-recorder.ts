@@ -124,7 +124,8 @@ export async function startRemoteRecorder(settings: RecorderSettings, counters: 
     scheduled = true;
     setImmediate(send);
   };
-  const withDropped = (current: ClickWriterStats): ClickWriterStats => {
+  /** The figures since start-up: the threads that died, the current one, and what was dropped while none ran. */
+  const sinceStart = (current: ClickWriterStats): ClickWriterStats => {
     const s = before ? { visits: { ...addTotals(before.visits, current.visits), awaitingUniqueCheck: current.visits.awaitingUniqueCheck }, landerClicks: addTotals(before.landerClicks, current.landerClicks) } : current;
     return droppedWhileDown === 0 ? s : { ...s, visits: { ...s.visits, dropped: { ...s.visits.dropped, recording_thread_down: droppedWhileDown } } };
   };
@@ -166,7 +167,7 @@ export async function startRemoteRecorder(settings: RecorderSettings, counters: 
       w.on('exit', (code) => {
         alive = false;
         if (ready) {
-          before = withDropped(stats);
+          before = sinceStart(stats);
           delete before.visits.dropped.recording_thread_down;
           stats = { visits: { ...emptyQueue(), awaitingUniqueCheck: 0 }, landerClicks: emptyQueue() };
         }
@@ -228,9 +229,9 @@ export async function startRemoteRecorder(settings: RecorderSettings, counters: 
         await worker.terminate();
       }
     },
-    stats: () => withDropped(stats),
+    stats: () => sinceStart(stats),
     // The thread sends its figures before it answers.
-    freshStats: () => ask({ type: 'stats' }).then(() => withDropped(stats)),
+    freshStats: () => ask({ type: 'stats' }).then(() => sinceStart(stats)),
   };
   // The hot record's JSON and the claim are built on the thread: the message carries the visit once.
   const recorder: VisitRecorder = {

@@ -1,7 +1,7 @@
 // Routes for the tracking capability: /click/:key (the hot path), /cta and /cta/:n (lander
 // click-throughs), /visit/:key (direct tracking), /dm (second hop of a double meta refresh) and
-// /api/tracking/status. Setting it
-// up opens the geo database and starts the click writer, whose flush is a shutdown step.
+// /api/tracking/status. Setting it up opens the geo database and starts the click writer, whose
+// flush is a shutdown step.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -30,11 +30,11 @@ import { startOfferCapMonitor } from './offer-caps.js';
 import { startRetentionWorker } from './retention.js';
 import { TRACK_SCRIPT } from './track-script.js';
 import { metaRefreshPage, safeUrl } from './destination.js';
-import { createVisitorResolver, plainIp } from './visitor.js';
+import { createVisitorResolver, type VisitorInput } from './visitor.js';
 
 const EMBEDDED_BATCH_MAX = 500;
 /** The query parameter in which track.js sends /visit the page's document.referrer (not kept as a visit parameter). */
-export const PAGE_REFERRER_PARAM = 'tl_referrer';
+const PAGE_REFERRER_PARAM = 'tl_referrer';
 
 /**
  * The recording thread needs a Postgres and a Redis it can open itself; the embedded database
@@ -161,17 +161,18 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
     record(result);
     return reply;
   };
+  const visitorInput = (req: FastifyRequest): VisitorInput => ({
+    ip: req.ip,
+    method: req.method,
+    userAgent: req.headers['user-agent'],
+    acceptLanguage: req.headers['accept-language'],
+    referer: req.headers.referer,
+  });
   const clickRequest = (key: string, req: FastifyRequest): ClickRequest => ({
     key,
     query: req.query as Record<string, string | string[]>,
     cookies: req.cookies,
-    visitor: {
-      ip: req.ip,
-      method: req.method,
-      userAgent: req.headers['user-agent'],
-      acceptLanguage: req.headers['accept-language'],
-      referer: req.headers.referer,
-    },
+    visitor: visitorInput(req),
   });
 
   app.get(
@@ -230,8 +231,13 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
     },
   );
 
-  const cta = async (req: { query: z.infer<typeof CtaQuery>; cookies: Record<string, string | undefined>; ip: string }, reply: FastifyReply, slot: number | undefined) =>
-    finish(reply, await handleCta(deps, { slot, cid: req.query.cid, campaignKey: req.query.campaign, cookies: req.cookies, ip: plainIp(req.ip) }));
+  const cta = async (req: FastifyRequest & { query: z.infer<typeof CtaQuery> }, reply: FastifyReply, slot: number | undefined) => {
+    const result = await handleCta(deps, { slot, cid: req.query.cid, campaignKey: req.query.campaign, cookies: req.cookies, visitor: visitorInput(req) });
+    // A HEAD (a link checker, a prefetch) follows no link: it gets the answer but is no click-through,
+    // and must not count for CTR nor move the visit's hot record to another offer.
+    if (req.method === 'HEAD') return send(reply, result.answer);
+    return finish(reply, result);
+  };
   app.get(
     '/cta',
     {

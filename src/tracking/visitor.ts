@@ -79,7 +79,7 @@ export function countryOf(record: GeoRecord | null | undefined): string | null {
   return code && /^[A-Za-z]{2}$/.test(code) ? code.toUpperCase() : null;
 }
 
-export function defaultGeoDbPath(): string {
+function defaultGeoDbPath(): string {
   return createRequire(import.meta.url).resolve('@ip-location-db/geolite2-country-mmdb/geolite2-country.mmdb');
 }
 
@@ -138,9 +138,9 @@ export async function createVisitorResolver(opts: VisitorResolverOptions = {}): 
     geoDb: reader ? path : null,
     resolve(input) {
       const ip = plainIp(input.ip);
-      // NUL cannot be stored in Postgres text; no real browser sends it.
       let ua = input.userAgent ?? '';
       if (ua.length > 1024) ua = ua.slice(0, 1024);
+      // NUL cannot be stored in Postgres text; no real browser sends it.
       if (ua.includes('\0')) ua = ua.replace(/\0/g, '');
       // One cache for the parse and the bot flag: one LRU lookup per visit instead of two.
       let info = uaCache.get(ua);

@@ -234,7 +234,7 @@ describe('a hung hot store', () => {
     cleanups.push(() => backend.destroy(), () => rmSync(spill, { recursive: true, force: true }));
     const memory = createMemoryStore();
     // Answers nothing, ever, for the unique check (a Redis that accepted the command and froze).
-    const hung: HotStore = { ...memory, setIfAbsent: () => new Promise<boolean>(() => undefined), setAndClaim: () => new Promise<boolean[]>(() => undefined) };
+    const hung: HotStore = { ...memory, setAndClaim: () => new Promise<boolean[]>(() => undefined) };
     const app = await buildApp({ config: configFrom({ LOG_LEVEL: 'silent', TRACKLANE_API_KEY: TEST_API_KEY, CLICK_SPILL_DIR: spill }), database: backend.database, store: hung });
     cleanups.push(() => app.close());
     await seedDirectCampaign(app.ctx, 'hung1');

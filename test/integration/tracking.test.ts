@@ -156,6 +156,64 @@ describe.each(BACKENDS)('tracking on %s', (backend) => {
     expect(cta.headers.location).toBe(expected);
   });
 
+  it("keeps the traffic source's parameters past the 64-parameter bound (gclid appended to a long URL)", async () => {
+    const ts = await seedTrafficSource(t.app.ctx, {
+      params: [
+        { name: 'campaignid', token: '{campaignid}', role: 'campaign' },
+        { name: 'gclid', token: '{gclid}', role: 'externalId' },
+      ],
+    });
+    const offer = await seedOffer(t.app.ctx, { url: 'https://offer.example/o?ext={externalid}&g={var:gclid}&u69={var:utm_69}' });
+    await seedCampaign(t.app.ctx, { key: 'longurl1', trafficSourceId: ts.id, flow: { rules: [], paths: [{ offers: [{ id: offer.id }] }] } });
+    const many = Array.from({ length: 70 }, (_, i) => `utm_${i}=v${i}`).join('&');
+    const res = await click(`/click/longurl1?campaignid=C1&${many}&gclid=LATE-GCLID`);
+    expect(res.statusCode).toBe(302);
+    // The bound still holds for everything else: utm_69 is the 71st parameter.
+    expect(res.headers.location).toBe('https://offer.example/o?ext=LATE-GCLID&g=LATE-GCLID&u69=');
+    const row = await visitRow(cookieValue(res.headers['set-cookie'], 'tlcid')!);
+    expect(row.externalId).toBe('LATE-GCLID');
+    expect(row.tsCampaign).toBe('C1');
+    expect(Object.keys(row.params)).toHaveLength(65);
+    expect(row.params.gclid).toBe('LATE-GCLID');
+  });
+
+  it('answers a HEAD on /cta (a link checker) without recording a click-through or moving the visit to another offer', async () => {
+    const ts = await seedTrafficSource(t.app.ctx);
+    const a = await seedOffer(t.app.ctx, { url: 'https://a.example/?c={clickid}' });
+    const b = await seedOffer(t.app.ctx, { url: 'https://b.example/?c={clickid}' });
+    const lander = await seedLander(t.app.ctx, { url: 'https://lander.example/two', offerCount: 2 });
+    await seedCampaign(t.app.ctx, {
+      key: 'ctahead1',
+      trafficSourceId: ts.id,
+      flow: { rules: [], paths: [{ landers: [{ id: lander.id }], offers: [{ id: a.id }, { id: b.id, weight: 0 }] }] },
+    });
+    const clickId = cookieValue((await click('/click/ctahead1')).headers['set-cookie'], 'tlcid')!;
+    await flush(); // out of the buffer: /cta reads the hot record, which a counted click-through would change
+    const head = await t.app.inject({ method: 'HEAD', url: `/cta/2?cid=${clickId}` });
+    expect(head.statusCode).toBe(302);
+    expect(head.headers.location).toBe(`https://b.example/?c=${clickId}`);
+    // Had the HEAD counted, slot 2 would have moved the visit's hot record to offer b.
+    const cta = await t.app.inject({ url: `/cta?cid=${clickId}` });
+    expect(cta.headers.location).toBe(`https://a.example/?c=${clickId}`);
+    await flush();
+    const rows = await t.app.ctx.db.select().from(landerClicks).where(eq(landerClicks.clickId, clickId));
+    expect(rows.map((r) => [r.slot, r.offerId])).toEqual([[1, a.id]]);
+  });
+
+  it('fills the visitor tokens of /cta from the click-through request where the visit does not keep them', async () => {
+    const ts = await seedTrafficSource(t.app.ctx);
+    const offer = await seedOffer(t.app.ctx, { url: 'https://offer.example/o?os={os}&osv={osversion}&br={browser}&brv={browserversion}&ip={ip}&geo={country}&dev={device}' });
+    const lander = await seedLander(t.app.ctx, { url: 'https://lander.example/lp' });
+    const flow = { rules: [], paths: [{ landers: [{ id: lander.id }], offers: [{ id: offer.id }] }] };
+    await seedCampaign(t.app.ctx, { key: 'ctatok1', trafficSourceId: ts.id, flow });
+    const clickId = cookieValue((await click('/click/ctatok1', { ip: US_IP, ua: SAFARI_IPHONE })).headers['set-cookie'], 'tlcid')!;
+    const cta = await t.app.inject({ url: `/cta?cid=${clickId}`, remoteAddress: '127.0.0.1', headers: { 'user-agent': SAFARI_IPHONE, 'x-forwarded-for': US_IP } });
+    expect(cta.headers.location).toBe(`https://offer.example/o?os=ios&osv=17.1&br=mobile%20safari&brv=17.1&ip=${US_IP}&geo=US&dev=mobile`);
+    // A click-through whose visit is unknown, sent to the campaign's default offer: what the request tells.
+    const unknown = await t.app.inject({ url: '/cta?cid=nope&campaign=ctatok1', remoteAddress: '127.0.0.1', headers: { 'user-agent': ANDROID, 'x-forwarded-for': DE_IP } });
+    expect(unknown.headers.location).toBe(`https://offer.example/o?os=android&osv=13&br=chrome&brv=119.0.0.0&ip=${DE_IP}&geo=DE&dev=mobile`);
+  });
+
   it('sends /cta/:n to the nth offer of a multi-offer lander, and rejects a bad slot with a 400 naming it', async () => {
     const ts = await seedTrafficSource(t.app.ctx);
     const a = await seedOffer(t.app.ctx, { url: 'https://a.example/?c={clickid}' });

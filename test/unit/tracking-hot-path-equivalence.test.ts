@@ -65,6 +65,11 @@ describe('/click shortcuts agree with the general path', () => {
     ]);
     const many = Object.fromEntries(Array.from({ length: 80 }, (_, i) => [`p${i}`, String(i)]));
     expect(Object.keys(visitParams(many))).toHaveLength(64);
+    // Past the bound, the traffic source's own parameters are still taken (a click ID appended last).
+    const late = visitParams({ ...many, gclid: 'G1', other: 'x' }, [{ name: 'gclid' }, { name: 'absent' }]);
+    expect(Object.keys(late)).toHaveLength(65);
+    expect(late.gclid).toBe('G1');
+    expect(late.other).toBeUndefined();
   });
 
   it('chooseFlow draws lander then offer, and handles a flow without rules', () => {
