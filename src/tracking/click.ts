@@ -286,8 +286,11 @@ export function handleClick(deps: TrackingDeps, req: ClickRequest): ClickResult 
   const byRole: Partial<Record<string, string>> = {};
   const paramRoles: Partial<Record<string, string>> = {};
   for (const p of campaign.trafficSource.params) {
-    if (params[p.name] !== undefined && byRole[p.role] === undefined) {
-      byRole[p.role] = params[p.name];
+    const value = params[p.name];
+    // An empty value (`placement=`, the network had none) is no value: stored as "", reports would
+    // show it as a placement of its own beside the visits without one.
+    if (value !== undefined && value !== '' && byRole[p.role] === undefined) {
+      byRole[p.role] = value;
       paramRoles[p.role] = p.name;
     }
   }

@@ -177,6 +177,24 @@ describe.each(BACKENDS)('tracking on %s', (backend) => {
     expect(row.params.gclid).toBe('LATE-GCLID');
   });
 
+  it('stores an empty traffic-source parameter as no value, so reports do not show "" as a placement of its own', async () => {
+    const ts = await seedTrafficSource(t.app.ctx, {
+      params: [
+        { name: 'placement', token: '{placement}', role: 'placement' },
+        { name: 'site', token: '{site}', role: 'placement' },
+        { name: 'ad_id', token: '{ad_id}', role: 'ad' },
+      ],
+    });
+    const offer = await seedOffer(t.app.ctx, { url: 'https://offer.example/o' });
+    await seedCampaign(t.app.ctx, { key: 'emptyrole1', trafficSourceId: ts.id, flow: { rules: [], paths: [{ offers: [{ id: offer.id }] }] } });
+    const res = await click('/click/emptyrole1?placement=&site=news.example&ad_id=');
+    const row = await visitRow(cookieValue(res.headers['set-cookie'], 'tlcid')!);
+    // The next parameter of the role fills it; a role nobody filled stays null.
+    expect(row.tsPlacement).toBe('news.example');
+    expect(row.tsAd).toBeNull();
+    expect(row.params).toMatchObject({ placement: '', ad_id: '' });
+  });
+
   it('answers a HEAD on /cta (a link checker) without recording a click-through or moving the visit to another offer', async () => {
     const ts = await seedTrafficSource(t.app.ctx);
     const a = await seedOffer(t.app.ctx, { url: 'https://a.example/?c={clickid}' });
