@@ -27,18 +27,18 @@ export interface InsertRequest {
  * batches, alternating rounds on a busy machine): client CPU ~73-104 -> ~43-65 us per conversion.
  */
 const INSERT_HEAD = `insert into conversions (
-    click_id, type, txid, status, payout, original_payout, original_currency, cost, visited_at, converted_at,
+    click_id, type, txid, status, payout, original_payout, original_currency, cost, visited_at, converted_at, status_received_at,
     campaign_id, traffic_source_id, offer_id, lander_id, affiliate_network_id, rule_index, path_index, path_name,
     country, device, os, browser, language, is_bot, ts_campaign, ts_adset, ts_ad, ts_placement, external_id,
     params, postback_params)
-  select click_id, type, txid, status, payout, original_payout, original_currency, cost, visited_at, converted_at,
+  select click_id, type, txid, status, payout, original_payout, original_currency, cost, visited_at, converted_at, status_received_at,
     campaign_id, traffic_source_id, offer_id, lander_id, affiliate_network_id, rule_index, path_index, path_name,
     country, device, os, browser, language, is_bot, ts_campaign, ts_adset, ts_ad, ts_placement, external_id,
     params, postback_params
   from jsonb_to_recordset(`;
 const INSERT_TAIL = `::jsonb) as r(
     click_id text, type text, txid text, status text, payout numeric, original_payout numeric, original_currency text,
-    cost numeric, visited_at timestamptz, converted_at timestamptz, campaign_id int, traffic_source_id int, offer_id int,
+    cost numeric, visited_at timestamptz, converted_at timestamptz, status_received_at timestamptz, campaign_id int, traffic_source_id int, offer_id int,
     lander_id int, affiliate_network_id int, rule_index smallint, path_index smallint, path_name text, country text,
     device text, os text, browser text, language text, is_bot boolean, ts_campaign text, ts_adset text, ts_ad text,
     ts_placement text, external_id text, params jsonb, postback_params jsonb)
@@ -69,6 +69,8 @@ const jsonRow = (r: ConversionValues) => ({
   // its fast path through the whole row (measured: 3.9 -> 2.2 us per row for 12-row batches).
   visited_at: iso(r.visitedAt),
   converted_at: iso(r.convertedAt),
+  // Absent (a key JSON.stringify leaves out, read as null) for a postback recorded as it arrives.
+  status_received_at: r.statusReceivedAt ? iso(r.statusReceivedAt) : undefined,
   campaign_id: r.campaignId,
   traffic_source_id: r.trafficSourceId,
   offer_id: r.offerId ?? null,

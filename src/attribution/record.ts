@@ -188,6 +188,7 @@ export async function attributeToClick(deps: RecordDeps, click: ClickRecord, inp
     cost,
     visitedAt: click.visitedAt,
     convertedAt: input.convertedAt,
+    statusReceivedAt: input.receivedAt ?? null,
     campaignId: click.campaignId,
     trafficSourceId: click.trafficSourceId,
     offerId: click.offerId,
@@ -217,11 +218,23 @@ export async function attributeToClick(deps: RecordDeps, click: ClickRecord, inp
     if (insertedId !== null) return { outcome: 'recorded', conversionId: insertedId, status };
 
     const [existing] = await deps.db
-      .select({ id: conversions.id, status: conversions.status, payout: conversions.payout })
+      .select({
+        id: conversions.id,
+        status: conversions.status,
+        payout: conversions.payout,
+        statusSince: sql<string>`coalesce(${conversions.statusReceivedAt}, ${conversions.updatedAt})`,
+      })
       .from(conversions)
       .where(and(eq(conversions.clickId, click.clickId), eq(conversions.type, params.type), eq(conversions.txid, txid)));
     if (!existing) continue;
     if (existing.status === status) return { outcome: 'duplicate', conversionId: existing.id, status };
+    // Recorded late (a pending retry, a spill replay), a postback older than the one behind the
+    // current status is history: applying it would turn a chargeback that arrived meanwhile back
+    // into an approval.
+    if (input.receivedAt && new Date(existing.statusSince).getTime() > input.receivedAt.getTime()) {
+      deps.log.warn({ clickId: click.clickId, type: params.type, txid, status, currentStatus: existing.status, receivedAt: input.receivedAt.toISOString(), statusSince: existing.statusSince }, 'postback older than the conversion\'s current status: not applied');
+      return { outcome: 'duplicate', conversionId: existing.id, status: existing.status };
+    }
     // A pixel fires from the visitor's browser, where its click ID and any secret are public: it
     // may add a conversion, never reverse or re-approve one the network reported.
     if (input.source === 'pixel') return { outcome: 'duplicate', conversionId: existing.id, status: existing.status };
@@ -235,7 +248,7 @@ export async function attributeToClick(deps: RecordDeps, click: ClickRecord, inp
     const changed = await deps.db.transaction(async (tx) => {
       const [row] = await tx
         .update(conversions)
-        .set({ status, payout: newPayout, ...original, cost: conversionCost(campaign, status, newPayout), updatedAt: sql`now()` })
+        .set({ status, payout: newPayout, ...original, cost: conversionCost(campaign, status, newPayout), updatedAt: sql`now()`, statusReceivedAt: input.receivedAt ?? null })
         // Only from the status just read: two concurrent changes cannot both apply.
         .where(and(eq(conversions.id, existing.id), eq(conversions.status, existing.status)))
         .returning({ id: conversions.id });

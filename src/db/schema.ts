@@ -287,6 +287,12 @@ export const conversions = pgTable(
     visitedAt: tstz('visited_at').notNull(),
     convertedAt: tstz('converted_at').notNull(),
     updatedAt: tstz('updated_at').notNull().defaultNow(),
+    /**
+     * When the postback that set the current status was received, where that was before it was
+     * recorded (a pending retry, a replay from the postback spill); null: at updatedAt. An older
+     * postback applied late must not undo a newer status.
+     */
+    statusReceivedAt: tstz('status_received_at'),
     campaignId: integer('campaign_id').notNull(),
     trafficSourceId: integer('traffic_source_id').notNull(),
     offerId: integer('offer_id'),

@@ -508,6 +508,27 @@ describe.each(BACKENDS)('postback attribution on %s', (backend) => {
     expect(states.map((s) => s.state)).toEqual(['attributed', 'attributed']);
   });
 
+  it('does not let a pending postback applied late undo a newer status recorded meanwhile', async () => {
+    // The sale waits (its click not visible yet); the click appears and the chargeback comes
+    // straight through; then the sale's retry runs. It must end declined.
+    const v = visitFor(plain);
+    const sale = (await postback({ cid: v.clickId, txid: 'late', status: 'approved', payout: '9' })).json();
+    expect(sale.outcome).toBe('pending');
+    await seedVisit(deps(), plain, 'postgres', { clickId: v.clickId });
+    const chargeback = (await postback({ cid: v.clickId, txid: 'late', status: 'declined', payout: '9' })).json();
+    expect(chargeback).toMatchObject({ outcome: 'recorded', conversionStatus: 'declined' });
+
+    await (await attributionFor(t.app.ctx)).retryPending(new Date(Date.now() + 60_000));
+    const [c] = await conversionsOf(v.clickId);
+    expect(c.status).toBe('declined');
+    const history = await db().select().from(conversionStatusHistory).where(eq(conversionStatusHistory.conversionId, c.id));
+    expect(history.map((h) => h.status)).toEqual(['declined']);
+    const [p] = await db().select({ state: pendingPostbacks.state, outcome: pendingPostbacks.outcome }).from(pendingPostbacks).where(eq(pendingPostbacks.id, sale.pendingId));
+    expect(p).toEqual({ state: 'attributed', outcome: 'duplicate' });
+    // A status change that comes live afterwards still applies.
+    expect((await postback({ cid: v.clickId, txid: 'late', status: 'approved' })).json()).toMatchObject({ outcome: 'status_changed', conversionStatus: 'approved' });
+  });
+
   it('never leaves a pending row attributed twice across two passes', async () => {
     const v = visitFor(plain);
     await postback({ cid: v.clickId, txid: 'twice' });
