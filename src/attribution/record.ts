@@ -51,6 +51,8 @@ export type Outcome =
   | { outcome: 'recorded'; conversionId: number; status: ConversionStatus }
   | { outcome: 'duplicate'; conversionId: number; status: ConversionStatus }
   | { outcome: 'status_changed'; conversionId: number; status: ConversionStatus; previousStatus: ConversionStatus }
+  /** Same status, another payout: the network (or an upload) corrected the amount. */
+  | { outcome: 'payout_changed'; conversionId: number; status: ConversionStatus; previousPayout: string }
   | { outcome: 'pending'; pendingId: number }
   | { outcome: 'outside_window' }
   /** Postgres was away: kept on disk (postback-spill.ts) and recorded once it is back. */
@@ -222,12 +224,24 @@ export async function attributeToClick(deps: RecordDeps, click: ClickRecord, inp
         id: conversions.id,
         status: conversions.status,
         payout: conversions.payout,
+        originalPayout: conversions.originalPayout,
+        originalCurrency: conversions.originalCurrency,
         statusSince: sql<string>`coalesce(${conversions.statusReceivedAt}, ${conversions.updatedAt})`,
       })
       .from(conversions)
       .where(and(eq(conversions.clickId, click.clickId), eq(conversions.type, params.type), eq(conversions.txid, txid)));
     if (!existing) continue;
-    if (existing.status === status) return { outcome: 'duplicate', conversionId: existing.id, status };
+    // Another amount for the same transaction (its txid), or in an upload (the correction channel),
+    // corrects the payout; without a txid a repeat stays a duplicate, whatever it says. Compared as
+    // sent (amount and currency), not converted: a retry in EUR after the rate moved is a retry.
+    const corrected =
+      params.payout !== undefined &&
+      (txid !== '' || input.source === 'upload') &&
+      (normalizeMoney(existing.originalPayout) !== originalPayout || existing.originalCurrency !== currency);
+    if (existing.status === status && !corrected) return { outcome: 'duplicate', conversionId: existing.id, status };
+    // A pixel fires from the visitor's browser, where its click ID and any secret are public: it
+    // may add a conversion, never reverse, re-approve or re-price one the network reported.
+    if (input.source === 'pixel') return { outcome: 'duplicate', conversionId: existing.id, status: existing.status };
     // Recorded late (a pending retry, a spill replay), a postback older than the one behind the
     // current status is history: applying it would turn a chargeback that arrived meanwhile back
     // into an approval.
@@ -235,9 +249,18 @@ export async function attributeToClick(deps: RecordDeps, click: ClickRecord, inp
       deps.log.warn({ clickId: click.clickId, type: params.type, txid, status, currentStatus: existing.status, receivedAt: input.receivedAt.toISOString(), statusSince: existing.statusSince }, 'postback older than the conversion\'s current status: not applied');
       return { outcome: 'duplicate', conversionId: existing.id, status: existing.status };
     }
-    // A pixel fires from the visitor's browser, where its click ID and any secret are public: it
-    // may add a conversion, never reverse or re-approve one the network reported.
-    if (input.source === 'pixel') return { outcome: 'duplicate', conversionId: existing.id, status: existing.status };
+    if (existing.status === status) {
+      // The amount changed, not the status: reports and the status history follow; the traffic
+      // source is not told again (a second forward of the same status would count twice there).
+      const [row] = await deps.db
+        .update(conversions)
+        .set({ payout, originalPayout, originalCurrency: currency, cost: conversionCost(campaign, status, payout), updatedAt: sql`now()`, statusReceivedAt: input.receivedAt ?? null })
+        // Only from the amount just read: two concurrent corrections cannot both apply.
+        .where(and(eq(conversions.id, existing.id), eq(conversions.status, existing.status), eq(conversions.originalPayout, existing.originalPayout), eq(conversions.originalCurrency, existing.originalCurrency)))
+        .returning({ id: conversions.id });
+      if (row) return { outcome: 'payout_changed', conversionId: existing.id, status, previousPayout: normalizeMoney(existing.payout) };
+      continue;
+    }
 
     // A decline without a payout keeps the amount it reverses; reports leave declined out. Read
     // back from numeric (13.750000), it is made canonical as a new conversion's is: the forward's

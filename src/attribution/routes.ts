@@ -40,7 +40,7 @@ const PostbackQuery = z.looseObject({
 
 const PostbackAnswer = z.object({
   status: z.literal('ok'),
-  outcome: z.enum(['recorded', 'duplicate', 'status_changed', 'pending', 'outside_window', 'queued']),
+  outcome: z.enum(['recorded', 'duplicate', 'status_changed', 'payout_changed', 'pending', 'outside_window', 'queued']),
   conversionId: z.number().int().optional(),
   pendingId: z.number().int().optional(),
   conversionStatus: z.enum(['approved', 'pending', 'declined']).optional(),

@@ -82,7 +82,7 @@ async function createAttributionService(ctx: AppContext): Promise<AttributionSer
   // Runs before the database closes (steps run in reverse): queued postbacks still get their row.
   ctx.lifecycle.onShutdown('conversion inserts', () => batcher.drain());
   const stats: AttributionStats = { outcomes: {}, workerErrors: 0, pixelErrors: 0, forwards: { delivered: 0, retrying: 0, failed: 0 } };
-  ctx.metrics.observe('counter', 'conversions_total', 'Postbacks, pixels and uploads by outcome: recorded, duplicate, status_changed, pending, outside_window, queued (kept while Postgres was away; counted again under its outcome once recorded)', () => stats.outcomes, 'outcome');
+  ctx.metrics.observe('counter', 'conversions_total', 'Postbacks, pixels and uploads by outcome: recorded, duplicate, status_changed, payout_changed, pending, outside_window, queued (kept while Postgres was away; counted again under its outcome once recorded)', () => stats.outcomes, 'outcome');
   ctx.metrics.observe('counter', 'attribution_worker_errors_total', 'Failed passes of the pending-attribution and forwarding workers', () => stats.workerErrors);
   // Every outcome from the start (at 0): a rate() over a series that appears only on its first
   // failure misses that failure.

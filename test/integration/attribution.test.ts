@@ -287,6 +287,39 @@ describe.each(BACKENDS)('postback attribution on %s', (backend) => {
     expect((await conversionsOf(v.clickId))[0]).toMatchObject({ status: 'declined', payout: '55.000000', originalPayout: '50.000000', originalCurrency: 'EUR' });
   });
 
+  it('corrects the payout of a transaction sent again with another amount, and keeps a repeat without a txid a duplicate', async () => {
+    expect((await t.app.inject({ method: 'PUT', url: '/api/currency-rates/EUR', headers: authHeaders(), payload: { rate: '1.1' } })).statusCode).toBe(200);
+    const v = await seedVisit(deps(), plain);
+    const first = (await postback({ cid: v.clickId, txid: 'fix-1', payout: '10' })).json();
+    expect(first.outcome).toBe('recorded');
+    const fixed = (await postback({ cid: v.clickId, txid: 'fix-1', payout: '12.5' })).json();
+    expect(fixed).toEqual({ status: 'ok', outcome: 'payout_changed', conversionId: first.conversionId, conversionStatus: 'approved' });
+    expect((await conversionsOf(v.clickId))[0]).toMatchObject({ status: 'approved', payout: '12.500000', originalPayout: '12.500000' });
+    const history = await db().select().from(conversionStatusHistory).where(eq(conversionStatusHistory.conversionId, first.conversionId)).orderBy(conversionStatusHistory.id);
+    expect(history.map((h) => [h.status, h.payout])).toEqual([['approved', '10.000000'], ['approved', '12.500000']]);
+    // The same amount again, however spelt, is a retry.
+    expect((await postback({ cid: v.clickId, txid: 'fix-1', payout: '12.50' })).json().outcome).toBe('duplicate');
+    // In another currency: a correction, compared as sent; a retry after the rate moved is a retry.
+    expect((await postback({ cid: v.clickId, txid: 'fix-1', payout: '10', currency: 'EUR' })).json().outcome).toBe('payout_changed');
+    expect((await t.app.inject({ method: 'PUT', url: '/api/currency-rates/EUR', headers: authHeaders(), payload: { rate: '1.2' } })).statusCode).toBe(200);
+    expect((await postback({ cid: v.clickId, txid: 'fix-1', payout: '10', currency: 'EUR' })).json().outcome).toBe('duplicate');
+    expect((await conversionsOf(v.clickId))[0]).toMatchObject({ payout: '11.000000', originalPayout: '10.000000', originalCurrency: 'EUR' });
+
+    // Without a txid the network names no transaction: a repeat is a duplicate whatever it says.
+    const w = await seedVisit(deps(), plain);
+    expect((await postback({ cid: w.clickId, payout: '5' })).json().outcome).toBe('recorded');
+    expect((await postback({ cid: w.clickId, payout: '7' })).json().outcome).toBe('duplicate');
+    expect((await conversionsOf(w.clickId))[0]).toMatchObject({ payout: '5.000000' });
+    // An upload is the correction channel: there it corrects.
+    const up = await t.app.inject({ method: 'POST', url: '/api/conversions', headers: authHeaders(), payload: [{ clickId: w.clickId, payout: '7' }] });
+    expect(up.json().rows).toEqual([{ row: 0, outcome: 'payout_changed', conversionId: expect.any(Number) }]);
+    expect((await conversionsOf(w.clickId))[0]).toMatchObject({ payout: '7.000000' });
+    // The pixel, public in the visitor's browser, never re-prices.
+    const px = await t.app.inject({ url: `/pixel.gif?cid=${v.clickId}&txid=fix-1&payout=1` });
+    expect(px.statusCode).toBe(200);
+    expect((await conversionsOf(v.clickId))[0]).toMatchObject({ payout: '11.000000' });
+  });
+
   it('converts payouts to the account currency with user-set rates; an unknown currency is a 400', async () => {
     const set = await t.app.inject({ method: 'PUT', url: '/api/currency-rates/eur', headers: authHeaders(), payload: { rate: '1.1' } });
     expect(set.statusCode).toBe(200);
