@@ -4,6 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { badRequest, notFound } from '../http/errors.js';
+import { answer, apiReadErrors, apiWriteErrors } from '../management/api-answers.js';
 import { deleteRate, listRates, RATE_RE, setRate } from './currency.js';
 import { csvObjects, CsvError } from './csv.js';
 import { listDeliveries, requeueFailedDeliveries } from './deliveries.js';
@@ -21,7 +22,11 @@ const Rate = z
   .transform((v) => String(v).trim())
   .refine((v) => RATE_RE.test(v) && /[1-9]/.test(v), 'expected a positive plain decimal such as 1.085')
   .describe('units of ACCOUNT_CURRENCY one unit of the currency is worth');
-const RateInfo = z.object({ currency: z.string(), rate: z.string(), updatedAt: z.date() });
+const RateInfo = z.object({
+  currency: z.string(),
+  rate: z.string().describe('decimal string: units of ACCOUNT_CURRENCY one unit of the currency is worth'),
+  updatedAt: z.date(),
+});
 
 // Any JSON value passes here: a cell of the wrong type (true, an object) is that row's error in
 // the answer (upload.ts), not a 400 for the whole upload that names no row.
@@ -36,11 +41,13 @@ const UploadRow = z.looseObject({
   time: cell.describe('ISO 8601; the postback time, may be in the past'),
 });
 const UploadAnswer = z.object({
-  summary: z.record(z.string(), z.number()),
+  summary: z.record(z.string(), z.number().int()).describe('how many rows had each outcome'),
   rows: z.array(
     z.object({
-      row: z.number().int(),
-      outcome: z.string(),
+      row: z.number().int().describe('0-based index of the row (the first row after a CSV header is 0)'),
+      outcome: z
+        .string()
+        .describe('recorded, duplicate, status_changed, payout_changed, pending (no such click yet: retried), outside_window, or error (see `error`)'),
       conversionId: z.number().int().optional(),
       pendingId: z.number().int().optional(),
       error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }).optional(),
@@ -88,12 +95,16 @@ export const attributionApiRoutes: FastifyPluginAsync<{ ctx: AppContext }> = asy
       bodyLimit: 10 * 1024 * 1024,
       schema: {
         tags: ['attribution'],
+        operationId: 'uploadConversions',
         summary: 'Upload conversions: a JSON array or CSV (text/csv, header clickId,payout,txid,status,type,currency,time)',
         description: 'Each row is recorded like a postback (same duplicates, statuses and currencies); the answer says per row what happened.',
         body: z.union([z.array(UploadRow).describe(`at most ${MAX_UPLOAD_ROWS} rows`), z.string().describe('CSV with a header row')], {
           error: 'expected a JSON array of rows (objects), or CSV (content-type text/csv) with a header row',
         }),
-        response: { 200: UploadAnswer },
+        response: {
+          200: answer('What happened to each row; a row that failed does not fail the others.', UploadAnswer),
+          ...apiWriteErrors({ 413: 'The body is larger than 10 MiB: split the upload.' }, 413),
+        },
       },
     },
     async (req) => {
@@ -116,8 +127,9 @@ export const attributionApiRoutes: FastifyPluginAsync<{ ctx: AppContext }> = asy
     {
       schema: {
         tags: ['attribution'],
+        operationId: 'listCurrencyRates',
         summary: 'List currency rates used to convert payouts to the account currency',
-        response: { 200: z.object({ accountCurrency: z.string(), items: z.array(RateInfo) }) },
+        response: { 200: answer('Every rate set, by currency code.', z.object({ accountCurrency: z.string(), items: z.array(RateInfo) })), ...apiReadErrors() },
       },
     },
     async () => ({ accountCurrency: ctx.config.ACCOUNT_CURRENCY, items: await listRates(ctx.db) }),
@@ -134,10 +146,11 @@ export const attributionApiRoutes: FastifyPluginAsync<{ ctx: AppContext }> = asy
     {
       schema: {
         tags: ['attribution'],
+        operationId: 'setCurrencyRate',
         summary: 'Set the rate of the currency in the path',
         params: z.object({ currency: Currency.describe('ISO 4217 code, e.g. EUR') }),
         body: z.object({ rate: Rate }),
-        response: { 200: RateInfo },
+        response: { 200: answer('The rate as stored.', RateInfo), ...apiWriteErrors() },
       },
     },
     async (req) => saveRate(req.params.currency, req.body.rate),
@@ -147,9 +160,10 @@ export const attributionApiRoutes: FastifyPluginAsync<{ ctx: AppContext }> = asy
     {
       schema: {
         tags: ['attribution'],
+        operationId: 'postCurrencyRate',
         summary: 'Set the rate of a currency (the same as PUT /api/currency-rates/{currency})',
         body: z.object({ currency: Currency.describe('ISO 4217 code, e.g. EUR'), rate: Rate }),
-        response: { 200: RateInfo },
+        response: { 200: answer('The rate as stored.', RateInfo), ...apiWriteErrors() },
       },
     },
     async (req) => saveRate(req.body.currency, req.body.rate),
@@ -159,16 +173,18 @@ export const attributionApiRoutes: FastifyPluginAsync<{ ctx: AppContext }> = asy
     {
       schema: {
         tags: ['attribution'],
+        operationId: 'deleteCurrencyRate',
         summary: 'Remove a currency rate',
         description: 'Payouts in that currency are refused afterwards until a rate is set again.',
         params: z.object({ currency: Currency.describe('ISO 4217 code, e.g. EUR') }),
-        response: { 204: z.null() },
+        // z.undefined: no content in the document (a 204 has no body), and send() with no payload.
+        response: { 204: z.undefined().describe('Removed.'), ...apiWriteErrors({ 404: 'No rate is set for this currency.' }, 404) },
       },
     },
     async (req, reply) => {
       if (!(await deleteRate(ctx.db, req.params.currency))) throw notFound('currency rate');
       await service.rates.changed();
-      return reply.code(204).send(null);
+      return reply.code(204).send();
     },
   );
 
@@ -177,6 +193,7 @@ export const attributionApiRoutes: FastifyPluginAsync<{ ctx: AppContext }> = asy
     {
       schema: {
         tags: ['attribution'],
+        operationId: 'listPostbackDeliveries',
         summary: 'Postbacks forwarded to traffic sources, with every attempt, newest first',
         description:
           'A forward is retried with backoff (30 s, 1, 2, 4 ... min; later if the answer has a Retry-After, at most 6 h) after a 5xx, 408 or 429, ' +
@@ -191,7 +208,13 @@ export const attributionApiRoutes: FastifyPluginAsync<{ ctx: AppContext }> = asy
           before: z.coerce.number().int().positive().optional().describe('nextCursor of the previous page'),
           limit: z.coerce.number().int().min(1).max(500).default(100).describe('deliveries per page, at most 500'),
         }),
-        response: { 200: z.object({ items: z.array(Delivery), nextCursor: z.number().int().nullable() }) },
+        response: {
+          200: answer(
+            'One page of forwards.',
+            z.object({ items: z.array(Delivery), nextCursor: z.number().int().nullable().describe('give as `before` for the next page; null on the last') }),
+          ),
+          ...apiReadErrors(),
+        },
       },
     },
     async (req) => listDeliveries(ctx.db, req.query),
@@ -202,6 +225,7 @@ export const attributionApiRoutes: FastifyPluginAsync<{ ctx: AppContext }> = asy
     {
       schema: {
         tags: ['attribution'],
+        operationId: 'retryPostbackDeliveries',
         summary: "Retry failed forwards now, with their URL filled again from the traffic source's current postbackUrl",
         description:
           'For after fixing a traffic source\'s postbackUrl (PATCH /api/traffic-sources/{id}): the failed forwards chosen (every criterion given must ' +
@@ -221,10 +245,14 @@ export const attributionApiRoutes: FastifyPluginAsync<{ ctx: AppContext }> = asy
           // Root-level, so the error names the body: no single field is the missing one.
           .refine((b) => b.ids !== undefined || b.trafficSourceId !== undefined || b.since !== undefined, 'give ids, trafficSourceId or since (an empty selection would retry every failed forward)'),
         response: {
-          200: z.object({
-            requeued: z.number().int().describe('forwards put back to pending'),
-            skipped: z.number().int().describe('failed forwards that matched but were left failed (see the description)'),
-          }),
+          200: answer(
+            'How many forwards were requeued and how many were left failed.',
+            z.object({
+              requeued: z.number().int().describe('forwards put back to pending'),
+              skipped: z.number().int().describe('failed forwards that matched but were left failed (see the description)'),
+            }),
+          ),
+          ...apiWriteErrors(),
         },
       },
     },

@@ -5,6 +5,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { ApiError } from '../http/errors.js';
+import { errorAnswers } from '../management/api-answers.js';
 import { flattenParams, parsePostbackParams, parseTextBody } from './params.js';
 import type { Outcome } from './record.js';
 import { attributionFor } from './service.js';
@@ -58,6 +59,9 @@ function answerBody(out: Outcome): z.infer<typeof PostbackAnswer> {
   }
 }
 
+/** Loosely typed: the pixel handlers return the reply they sent, which a typed answer would refuse. */
+const docOnly = (answers: Record<number, unknown>) => answers;
+
 const wantsJson = (req: FastifyRequest) => (req.headers.accept ?? '').includes('application/json');
 
 export const attributionRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fastify, { ctx }) => {
@@ -92,9 +96,19 @@ export const attributionRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async 
       'Parameter names are read in any case. A macro the network left unfilled (`{payout}`, `{{x}}`, `%x%`, `[x]`, `#x#`, `__X__`, `${X}`) in payout, txid, status, type or currency counts as absent; in the click ID it is kept (the postback ends unattributed). ' +
       'POST takes a form, JSON, text/plain holding either, or no body. HEAD answers 200 and records nothing.',
     querystring: PostbackQuery,
-    response: { 200: PostbackAnswer },
+    // No API key: the affiliate network's server calls it (the network's secret, if set, is a parameter).
+    security: [],
+    response: {
+      // Not the content form: the JSON answer keeps its direct serializer (no media-type lookup per postback).
+      200: PostbackAnswer.describe('With Accept: application/json, the outcome; otherwise the text `OK`.'),
+      ...errorAnswers([400, 403, 503], {
+        400: 'A parameter is malformed (payout, currency, status, a repeated parameter with different values): `field` names it. No click ID is a 400 too.',
+        403: "Wrong or missing postback secret, or a source address outside the affiliate network's allowedIps.",
+        503: 'Neither the database nor the disk could take it: send it again after the Retry-After header (seconds).',
+      }),
+    },
   };
-  app.get('/postback', { schema: postbackSchema, exposeHeadRoute: false }, postback);
+  app.get('/postback', { schema: { ...postbackSchema, operationId: 'recordPostback' }, exposeHeadRoute: false }, postback);
   // Uptime checkers and link checkers probe with HEAD: the endpoint is up, and nothing is recorded
   // (HEAD must not change anything; the network's real call is a GET or POST).
   app.head('/postback', { schema: { hide: true } }, async (_req, reply) => reply.type('text/plain; charset=utf-8').send());
@@ -106,7 +120,7 @@ export const attributionRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async 
     Object.fromEntries(Object.entries(PostbackQuery.shape).map(([k, field]) => [k, scalar.describe(field.description ?? k)])),
   );
   // No body at all (a POST with every parameter in the query string) is null, not undefined.
-  app.post('/postback', { schema: { ...postbackSchema, body: PostbackBody.nullish() } }, postback);
+  app.post('/postback', { schema: { ...postbackSchema, operationId: 'recordPostbackPost', body: PostbackBody.nullish() } }, postback);
 
   // The pixel never fails the page it sits on: whatever happens, a GIF (or a script) comes back.
   const pixel = async (req: FastifyRequest) => {
@@ -145,9 +159,12 @@ export const attributionRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async 
     {
       schema: {
         tags: ['attribution'],
+        operationId: 'pixelGif',
+        security: [],
         summary: 'Cookie conversion: a 1x1 GIF; the click ID comes from the tlcid cookie when not given',
         description: 'For offer pages: <img src="PUBLIC_URL/pixel.gif?payout=..."> fires from the visitor\'s browser. It may add a conversion, never change the status of one that exists (a repeat is a duplicate). Always answers the GIF, whatever happened.',
         querystring: PixelQuery,
+        response: docOnly({ 200: { description: 'A 1x1 transparent GIF, whatever happened.', content: { 'image/gif': { schema: z.string().meta({ format: 'binary' }) } } } }),
       },
     },
     async (req, reply) => {
@@ -157,7 +174,16 @@ export const attributionRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async 
   );
   app.get(
     '/pixel.js',
-    { schema: { tags: ['attribution'], summary: 'Cookie conversion for pages that prefer a script tag', querystring: PixelQuery } },
+    {
+      schema: {
+        tags: ['attribution'],
+        operationId: 'pixelScript',
+        security: [],
+        summary: 'Cookie conversion for pages that prefer a script tag',
+        querystring: PixelQuery,
+        response: docOnly({ 200: { description: 'An empty script, whatever happened.', content: { 'application/javascript': { schema: z.string() } } } }),
+      },
+    },
     async (req, reply) => {
       await pixel(req);
       return reply.header('cache-control', 'no-store, max-age=0').type('application/javascript; charset=utf-8').send('/* tracklane */\n');

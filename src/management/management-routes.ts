@@ -15,6 +15,7 @@ import {
   toAffiliateNetwork,
   updateAffiliateNetwork,
 } from './affiliate-networks.js';
+import { answer, apiReadErrors, apiWriteErrors } from './api-answers.js';
 import { CampaignClone, CampaignCreate, CampaignOut, CampaignPatch, cloneCampaign, createCampaign, paramsFor, toCampaign, updateCampaign } from './campaigns.js';
 import { IdParam } from './fields.js';
 import { createLander, LanderCreate, LanderOut, LanderPatch, toLander, updateLander } from './landers.js';
@@ -23,7 +24,6 @@ import { createOffer, OfferCreate, OfferOut, OfferPatch, toOffer, updateOffer } 
 import { AFFILIATE_NETWORK_PRESETS, TRAFFIC_SOURCE_PRESETS } from './presets.js';
 import { createTrafficSource, toTrafficSource, TrafficSourceCreate, TrafficSourceOut, TrafficSourcePatch, updateTrafficSource } from './traffic-sources.js';
 
-const ErrorOut = z.object({ error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }) });
 const IfMatch = z.looseObject({
   'if-match': z.string().optional().describe('the ETag you read; a write over a newer version gets 412. Without it the last write wins.'),
 });
@@ -38,6 +38,8 @@ interface EntitySpec<Row extends Managed> {
   tag: string;
   kind: string;
   what: string;
+  /** The OpenAPI operationIds' noun (listOffers, getOffer, ...): what generated clients name their methods. */
+  noun: string;
   table: ManagedTable;
   create: z.ZodType;
   patch: z.ZodType;
@@ -45,6 +47,8 @@ interface EntitySpec<Row extends Managed> {
   createDescription?: string;
   /** `readOnly`: the caller has a read-only key (see hidesSecrets). */
   present(rows: Row[], readOnly: boolean): Promise<unknown[]>;
+  /** Why a create can answer 409, when it can (a campaign key already used). */
+  createConflict?: string;
   /** The answer holds a secret that lets its holder write (a postback secret): ask for the key's scope. */
   hidesSecrets?: boolean;
   /** Filters of this entity's list beyond ListQuery's, and the conditions they make. */
@@ -74,16 +78,30 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
     };
     const tags = [spec.tag];
     const a = /^[aeiou]/.test(spec.what) ? 'an' : 'a'; // OpenAPI summaries: "an offer", "an affiliate network"
+    const notFound = { 404: `No ${spec.what} has this id.` };
+    const withEtag = (what: string) => answer(`${what} The ETag header is its version: send it back as If-Match to change it safely.`, spec.out);
 
     app.get(
       spec.path,
       {
         schema: {
           tags,
+          operationId: `list${spec.noun}s`,
           summary: `List ${spec.what}s`,
           description: 'Newest first. Archived ones only with status=archived or status=all.',
           querystring: spec.listQuery ?? ListQuery,
-          response: { 200: z.object({ items: z.array(spec.out), total: z.number().int(), page: z.number().int(), pageSize: z.number().int() }), 400: ErrorOut },
+          response: {
+            200: answer(
+              `One page of ${spec.what}s.`,
+              z.object({
+                items: z.array(spec.out),
+                total: z.number().int().describe('how many match the filters, over every page'),
+                page: z.number().int(),
+                pageSize: z.number().int(),
+              }),
+            ),
+            ...apiReadErrors(),
+          },
         },
       },
       async (req) => {
@@ -97,10 +115,11 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
       {
         schema: {
           tags,
+          operationId: `get${spec.noun}`,
           summary: `Get ${a} ${spec.what}`,
           description: 'The ETag header identifies this version; send it back as If-Match when you PATCH.',
           params: IdParam,
-          response: { 200: spec.out, 400: ErrorOut, 404: ErrorOut },
+          response: { 200: withEtag(`The ${spec.what}.`), ...apiReadErrors(notFound, 404) },
         },
       },
       async (req, reply) => one(req, reply, (await getRow(ctx.db, spec.table, req.params.id, spec.what)) as unknown as Row),
@@ -110,10 +129,14 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
       {
         schema: {
           tags,
+          operationId: `create${spec.noun}`,
           summary: `Create ${a} ${spec.what}`,
           description: spec.createDescription,
           body: spec.create,
-          response: { 201: spec.out, 400: ErrorOut, 409: ErrorOut },
+          response: {
+            201: withEtag(`The new ${spec.what}.`),
+            ...(spec.createConflict ? apiWriteErrors({ 409: spec.createConflict }, 409) : apiWriteErrors()),
+          },
         },
       },
       async (req, reply) => one(req, reply, await spec.createFn(deps, req.body as never), 201),
@@ -123,12 +146,13 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
       {
         schema: {
           tags,
+          operationId: `update${spec.noun}`,
           summary: `Change ${a} ${spec.what}`,
           description: 'Only the fields sent change. With If-Match, a stale ETag gets 412 instead of overwriting someone else; without it the last write wins.',
           params: IdParam,
           headers: IfMatch,
           body: spec.patch,
-          response: { 200: spec.out, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut, 412: ErrorOut },
+          response: { 200: withEtag(`The ${spec.what} as changed.`), ...apiWriteErrors(notFound, 404, 412) },
         },
       },
       async (req, reply) => one(req, reply, await spec.updateFn(deps, req.params.id, req.body as never, req.headers['if-match'])),
@@ -138,11 +162,12 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
       {
         schema: {
           tags,
+          operationId: `archive${spec.noun}`,
           summary: `Archive ${a} ${spec.what}`,
           description: 'Archives (status archived) and returns it; nothing is deleted, so reports and old links keep working. PATCH status back to restore.',
           params: IdParam,
           headers: IfMatch,
-          response: { 200: spec.out, 400: ErrorOut, 404: ErrorOut, 412: ErrorOut },
+          response: { 200: withEtag(`The ${spec.what}, archived.`), ...apiWriteErrors(notFound, 404, 412) },
         },
       },
       async (req, reply) =>
@@ -155,9 +180,11 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
     {
       schema: {
         tags: ['traffic sources'],
+        operationId: 'listTrafficSourcePresets',
         summary: 'Traffic-source presets (POST /api/traffic-sources {"name","preset"})',
         response: {
-          200: z.object({
+          ...apiReadErrors(),
+          200: answer('Every preset, by the name to give as `preset`.', z.object({
             items: z.array(
               z.object({
                 name: z.string(),
@@ -166,7 +193,7 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
                 postbackUrl: z.string().nullable(),
               }),
             ),
-          }),
+          })),
         },
       },
     },
@@ -184,9 +211,11 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
     {
       schema: {
         tags: ['affiliate networks'],
+        operationId: 'listAffiliateNetworkPresets',
         summary: 'Affiliate-network presets (POST /api/affiliate-networks {"name","preset"})',
         response: {
-          200: z.object({
+          ...apiReadErrors(),
+          200: answer('Every preset, by the name to give as `preset`.', z.object({
             items: z.array(
               z.object({
                 name: z.string(),
@@ -197,7 +226,7 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
                 statusToken: z.string().nullable(),
               }),
             ),
-          }),
+          })),
         },
       },
     },
@@ -218,6 +247,7 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
     tag: 'traffic sources',
     kind: 'traffic-source',
     what: 'traffic source',
+    noun: 'TrafficSource',
     table: trafficSources,
     create: TrafficSourceCreate,
     patch: TrafficSourcePatch,
@@ -232,6 +262,7 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
     tag: 'affiliate networks',
     kind: 'affiliate-network',
     what: 'affiliate network',
+    noun: 'AffiliateNetwork',
     table: affiliateNetworks,
     create: AffiliateNetworkCreate,
     patch: AffiliateNetworkPatch,
@@ -248,6 +279,7 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
     tag: 'offers',
     kind: 'offer',
     what: 'offer',
+    noun: 'Offer',
     table: offers,
     create: OfferCreate,
     patch: OfferPatch,
@@ -263,6 +295,7 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
     tag: 'landers',
     kind: 'lander',
     what: 'lander',
+    noun: 'Lander',
     table: landers,
     create: LanderCreate,
     patch: LanderPatch,
@@ -276,10 +309,12 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
     tag: 'campaigns',
     kind: 'campaign',
     what: 'campaign',
+    noun: 'Campaign',
     table: campaigns,
     create: CampaignCreate,
     patch: CampaignPatch,
     out: CampaignOut,
+    createConflict: 'The key given is already used by another campaign.',
     createDescription:
       'The answer has `trackingUrl` (give it to the traffic source) and `ctaUrl` (the call-to-action link for landers: /cta, or /cta/N for the Nth offer of a multi-offer lander). Edits reach /click on every instance within a second.',
     listQuery: ListQuery.extend({ trafficSourceId: IdParam.shape.id.optional().describe("only this traffic source's campaigns") }),
@@ -296,12 +331,16 @@ export const managementRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (
     {
       schema: {
         tags: ['campaigns'],
+        operationId: 'cloneCampaign',
         summary: 'Copy a campaign: same flow, cost and settings, a new key and tracking link',
         description: 'For a new ad account, geo or traffic source: optionally give the copy a name, a key or another trafficSourceId. The copy starts active.',
         params: IdParam,
         // Fastify validates a missing body as null (a POST with no body and no content type).
         body: CampaignClone.nullish(),
-        response: { 201: CampaignOut, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut },
+        response: {
+          201: answer('The copy. The ETag header is its version.', CampaignOut),
+          ...apiWriteErrors({ 404: 'No campaign has this id.', 409: 'The key given is already used by another campaign.' }, 404, 409),
+        },
       },
     },
     async (req, reply) => {

@@ -10,6 +10,7 @@ import type { Db } from '../db/client.js';
 import { attributionFor } from '../attribution/service.js';
 import { fitsMoney, isMoney } from '../attribution/decimal.js';
 import { badRequest, conflict, notFound } from '../http/errors.js';
+import { answer, apiReadErrors, apiWriteErrors } from '../management/api-answers.js';
 import { setVisitCosts } from './cost-update.js';
 import { startRollupDeltaFolder } from './rollup-deltas.js';
 import { csvLine, reportCsv } from './csv.js';
@@ -111,16 +112,156 @@ function statusesOf(value: unknown): string[] | undefined {
   return list;
 }
 
-const ReportRowSchema = z.record(z.string(), z.unknown());
+const count = (description: string) => z.number().int().describe(description);
+const money = (description: string) => z.string().describe(`${description}: decimal string with 6 decimals, in the account currency`);
+const percent = (description: string) => z.number().describe(`${description}, in percent rounded to 4 decimals (0 when the denominator is 0)`);
+/** The metrics of a row and of the totals (report-query.ts toRow: every one, always). */
+const metricFields = {
+  visits: count('visits (bots only with includeBots)'),
+  uniqueVisits: count('first visits of a visitor to the campaign within UNIQUE_WINDOW_HOURS'),
+  clicks: count('lander click-throughs (a visit without a lander counts as clicked)'),
+  ctr: percent('clicks / visits'),
+  conversions: count('approved conversions'),
+  pendingConversions: count('pending conversions'),
+  declinedConversions: count('declined conversions'),
+  revenue: money('payout of the approved conversions'),
+  cost: money('cost of the visits and of the approved conversions (cpa, revshare)'),
+  profit: money('revenue - cost'),
+  roi: percent('profit / cost'),
+  cr: percent('conversions / visits'),
+  epv: money('earnings per visit'),
+  epc: money('earnings per click-through'),
+  cpv: money('cost per visit'),
+  cpa: money('cost per conversion'),
+  conversionsByType: z.record(z.string(), z.number().int()).describe('approved conversions by conversion type'),
+  revenueByType: z.record(z.string(), z.string()).describe('revenue by conversion type (decimal strings)'),
+};
+const ReportTotals = z.object(metricFields);
+const id = (what: string) => z.number().int().nullable().optional().describe(`with groupBy=${what}; null for visits without one`);
+const label = (description: string) => z.string().nullable().optional().describe(description);
+/**
+ * A row: the grouped dimensions' fields (only those of groupBy), then the metrics. `var:NAME`
+ * dimensions add a field of that name (catchall).
+ */
+const ReportRow = z
+  .object({
+    campaignId: id('campaign'),
+    campaignName: label('with groupBy=campaign'),
+    trafficSourceId: id('trafficSource'),
+    trafficSourceName: label('with groupBy=trafficSource'),
+    offerId: id('offer'),
+    offerName: label('with groupBy=offer'),
+    landerId: id('lander'),
+    landerName: label('with groupBy=lander'),
+    affiliateNetworkId: id('affiliateNetwork'),
+    affiliateNetworkName: label('with groupBy=affiliateNetwork'),
+    ruleIndex: z.number().int().nullable().optional().describe('with groupBy=path: the flow rule (-1: the default paths)'),
+    pathIndex: z.number().int().nullable().optional().describe('with groupBy=path: the path within the rule'),
+    pathName: label('with groupBy=path: the path name, when the rows hold one campaign'),
+    day: label('with groupBy=day: YYYY-MM-DD in tz'),
+    hour: label('with groupBy=hour: YYYY-MM-DDTHH:00 in tz'),
+    hourOfDay: z.number().int().nullable().optional().describe('with groupBy=hourOfDay: 0-23 in tz'),
+    dayOfWeek: z.number().int().nullable().optional().describe('with groupBy=dayOfWeek: ISO weekday, 1 = Monday ... 7 = Sunday'),
+    country: label('with groupBy=country: ISO 3166 code'),
+    device: label('with groupBy=device'),
+    os: label('with groupBy=os'),
+    browser: label('with groupBy=browser'),
+    language: label('with groupBy=language'),
+    adset: label('with groupBy=adset'),
+    ad: label('with groupBy=ad'),
+    placement: label('with groupBy=placement'),
+    externalId: label('with groupBy=externalId'),
+    ...metricFields,
+  })
+  .catchall(z.unknown());
 const ReportResponse = z.object({
-  rows: z.array(ReportRowSchema),
-  totals: ReportRowSchema,
+  rows: z.array(ReportRow),
+  totals: ReportTotals.describe('the metrics over every row (every page)'),
   page: z.number().int(),
   pageSize: z.number().int(),
-  totalRows: z.number().int(),
-  currency: z.string(),
+  totalRows: z.number().int().describe('rows over every page'),
+  currency: z.string().describe('ACCOUNT_CURRENCY: the currency of every money metric'),
   tz: z.string(),
   attribution: z.enum(['visit', 'postback']),
+});
+
+// The raw logs' rows (raw-logs.ts LOGS, nullable as their columns are). Money is a decimal string
+// with 6 decimals, times are ISO 8601 UTC strings.
+const time = (description: string) => z.string().describe(`${description} (ISO 8601, UTC)`);
+const ref = (what: string) => z.number().int().nullable().describe(`the ${what}; null when the visit had none`);
+const text = (description: string) => z.string().nullable().describe(description);
+const Params = z.record(z.string(), z.string());
+/** What a visit and a conversion of it share: the path, the visitor and the ad. */
+const visitFields = {
+  campaignId: z.number().int(),
+  trafficSourceId: z.number().int(),
+  ruleIndex: z.number().int().describe('the flow rule that served it (-1: the default paths)'),
+  pathIndex: z.number().int().describe('the path within the rule'),
+  landerId: ref('lander'),
+  offerId: ref('offer'),
+  affiliateNetworkId: ref("offer's affiliate network"),
+  country: text('ISO 3166 code; null when unknown'),
+  device: text('desktop, mobile, tablet, ...'),
+  os: text('operating system'),
+  browser: text('browser'),
+  language: text('first Accept-Language code'),
+  isBot: z.boolean(),
+  tsCampaign: text("the traffic source's campaign (the param with role campaign)"),
+  adset: text('the param with role adset'),
+  ad: text('the param with role ad'),
+  placement: text('the param with role placement'),
+  externalId: text("the traffic source's click ID (gclid, fbclid...)"),
+  params: Params.describe('the other query parameters of the visit'),
+};
+const VisitLogItem = z.object({
+  clickId: z.string(),
+  visitedAt: time('when the visit arrived'),
+  ...visitFields,
+  clicked: z.boolean().describe('went through to an offer (always true without a lander)'),
+  isUnique: z.boolean(),
+  cost: z.string().describe('decimal string with 6 decimals, in the account currency'),
+  ip: text('the visitor address'),
+  userAgent: text('User-Agent'),
+  referrerDomain: text('the referrer host'),
+});
+const conversionFields = {
+  id: z.number().int(),
+  clickId: z.string(),
+  type: z.string().describe('conversion type; default conversion'),
+  txid: z.string().describe("the network's transaction ID; empty when it sent none"),
+  status: z.enum(['approved', 'pending', 'declined']),
+  payout: z.string().describe('decimal string with 6 decimals, in the account currency'),
+  cost: z.string().describe('cost booked on the conversion (cpa, revshare): decimal string, account currency'),
+  originalPayout: z.string().describe('the payout as sent, in originalCurrency'),
+  originalCurrency: z.string(),
+  visitedAt: time('when the visit arrived'),
+  convertedAt: time('when the postback arrived'),
+  updatedAt: time('the last status or payout change'),
+  ...visitFields,
+  postbackParams: Params.describe('the parameters of the postback, as received'),
+};
+const ConversionLogItem = z.object(conversionFields);
+const PendingPostbackItem = z.object({
+  id: z.number().int(),
+  clickId: text('the click ID sent'),
+  state: z.enum(['pending', 'attributed', 'unattributed', 'rejected']).describe('pending: retried until ATTRIBUTION_RETRY_MINUTES; then unattributed or rejected'),
+  receivedAt: time('when it arrived'),
+  attempts: z.number().int(),
+  outcome: text('why it was not recorded, once it was given up'),
+  sourceIp: text('the address it came from'),
+  rawParams: Params.describe('the parameters as received'),
+});
+const ConversionDetail = z.object({
+  ...conversionFields,
+  history: z
+    .array(z.object({ status: z.enum(['approved', 'pending', 'declined']), payout: z.string(), changedAt: time('when it changed') }))
+    .describe('every status the conversion has had, oldest first'),
+});
+const page = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), nextCursor: z.string().nullable().describe('give as `cursor` for the next page; null on the last') });
+const logAnswer = <T extends z.ZodType>(description: string, json: T) => ({
+  description: `${description}; with format=csv, every row as CSV.`,
+  content: { 'application/json': { schema: json }, 'text/csv': { schema: z.string() } },
 });
 
 type Query = Record<string, string | boolean | number | undefined>;
@@ -170,11 +311,18 @@ export const reportingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (f
     {
       schema: {
         tags: ['reports'],
+        operationId: 'getReport',
         summary: 'Report: metrics grouped by dimensions over a date range (JSON or CSV)',
         description:
           'Money is a decimal string with 6 decimals (the storage scale, so totals equal the sum of rows exactly); ctr, cr and roi are percentages rounded to 4 decimals; a ratio with a zero denominator is 0. Filters: the listed parameters and var:NAME=a,b.',
         querystring: ReportQuery,
-        response: { 200: ReportResponse },
+        response: {
+          200: {
+            description: 'One page of rows and the totals; with format=csv, every row as CSV (header X-Total-Rows).',
+            content: { 'application/json': { schema: ReportResponse }, 'text/csv': { schema: z.string() } },
+          },
+          ...apiReadErrors(),
+        },
       },
     },
     async (req, reply) => {
@@ -202,9 +350,11 @@ export const reportingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (f
         reply.header('x-total-rows', String(report.totalRows));
         return sendCsv(reply, 'report.csv', [csvLine(header), ...lines.map(csvLine)]);
       }
+      // toRow (report-query.ts) builds every metric; its row type is looser than the schema's.
+      type Row = z.output<typeof ReportRow>;
       return {
-        rows: report.rows,
-        totals: report.totals,
+        rows: report.rows as Row[],
+        totals: report.totals as Row,
         page: request.page,
         pageSize: q.pageSize as number,
         totalRows: report.totalRows,
@@ -245,26 +395,41 @@ export const reportingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (f
     }
     return sendCsv(reply, `${kind}.csv`, lines());
   };
-  const LogResponse = z.object({ items: z.array(z.record(z.string(), z.unknown())), nextCursor: z.string().nullable() });
 
   app.get(
     '/clicks',
-    { schema: { tags: ['reports'], summary: 'Visit log (newest first, cursor-paged; CSV streams every row)', querystring: LogQuery, response: { 200: LogResponse } } },
-    async (req, reply) => logRoute('clicks', req.query as Query, reply),
+    {
+      schema: {
+        tags: ['reports'],
+        operationId: 'listClicks',
+        summary: 'Visit log (newest first, cursor-paged; CSV streams every row)',
+        querystring: LogQuery,
+        response: { 200: logAnswer('One page of visits', page(VisitLogItem)), ...apiReadErrors() },
+      },
+    },
+    // Rows of raw SQL (untyped): the response schema is their check.
+    async (req, reply) => logRoute('clicks', req.query as Query, reply) as never,
   );
   app.get(
     '/conversions',
     {
       schema: {
         tags: ['reports'],
+        operationId: 'listConversions',
         summary: 'Conversion log; attributed=false lists postbacks not matched to a click',
         querystring: ConversionLogQuery,
-        response: { 200: LogResponse },
+        response: {
+          200: logAnswer(
+            'One page of conversions (items of the first shape), or with attributed=false of postbacks not matched to a click (the second)',
+            z.union([page(ConversionLogItem), page(PendingPostbackItem)]),
+          ),
+          ...apiReadErrors(),
+        },
       },
     },
     async (req, reply) => {
       const q = req.query as Query;
-      return logRoute(q.attributed === 'false' ? 'pendingPostbacks' : 'conversions', q, reply);
+      return logRoute(q.attributed === 'false' ? 'pendingPostbacks' : 'conversions', q, reply) as never;
     },
   );
 
@@ -273,15 +438,16 @@ export const reportingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (f
     {
       schema: {
         tags: ['reports'],
+        operationId: 'getConversion',
         summary: 'One conversion with its status history (every status it has had, oldest first)',
         params: z.object({ id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) }),
-        response: { 200: z.record(z.string(), z.unknown()) },
+        response: { 200: answer('The conversion, as in the conversion log, with its history.', ConversionDetail), ...apiReadErrors({ 404: 'No conversion has this id.' }, 404) },
       },
     },
     async (req) => {
       const conversion = await readConversion(ctx.db, req.params.id);
       if (!conversion) throw notFound('conversion');
-      return conversion;
+      return conversion as never;
     },
   );
 
@@ -290,6 +456,7 @@ export const reportingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (f
     {
       schema: {
         tags: ['reports'],
+        operationId: 'getCampaignStats',
         summary: "A campaign's totals over a date range (same metrics as a report row)",
         params: CampaignIdParam,
         // Strict, like the report's: a filter this route does not take (country=US) must not be
@@ -301,7 +468,13 @@ export const reportingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (f
           attribution: z.enum(['visit', 'postback']).default('visit').describe('count conversions at the visit time or the postback time'),
           includeBots: common.includeBots,
         }),
-        response: { 200: z.object({ campaignId: z.number().int(), currency: z.string(), tz: z.string(), attribution: z.enum(['visit', 'postback']), totals: ReportRowSchema }) },
+        response: {
+          200: answer(
+            "The campaign's totals.",
+            z.object({ campaignId: z.number().int(), currency: z.string(), tz: z.string(), attribution: z.enum(['visit', 'postback']), totals: ReportTotals }),
+          ),
+          ...apiReadErrors({ 404: 'No campaign has this id.' }, 404),
+        },
       },
     },
     async (req) => {
@@ -311,7 +484,7 @@ export const reportingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (f
       const { tz, from, to, range } = await rangeOf(ctx.db, q, ctx.config.ACCOUNT_TIMEZONE);
       const filters = { ids: { campaign: [req.params.id] }, texts: {}, raws: {}, vars: {}, includeBots: q.includeBots === true };
       const report = await runReport(ctx.db, { from, to, tz, groupBy: [], attribution: q.attribution as Attribution, filters, page: 1, pageSize: 1 }, range);
-      return { campaignId: req.params.id, currency: ctx.config.ACCOUNT_CURRENCY, tz, attribution: q.attribution as Attribution, totals: report.totals };
+      return { campaignId: req.params.id, currency: ctx.config.ACCOUNT_CURRENCY, tz, attribution: q.attribution as Attribution, totals: report.totals as z.output<typeof ReportTotals> };
     },
   );
 
@@ -320,6 +493,7 @@ export const reportingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (f
     {
       schema: {
         tags: ['reports'],
+        operationId: 'setCampaignCost',
         summary: "Sets what a campaign spent over a time range: replaces its visits' cost (spread evenly over the human visits)",
         description:
           'For traffic sources that pass no cost in the link, or whose real spend differs from the bid: enter the spend from the ad network. ' +
@@ -345,7 +519,18 @@ export const reportingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (f
           placement: z.string().min(1).max(512).optional().describe('only the visits from this placement'),
         }),
         response: {
-          200: z.object({ campaignId: z.number().int(), from: z.string(), to: z.string(), cost: z.string(), currency: z.string(), visits: z.number().int() }),
+          200: answer(
+            'The cost as set, over the visits it was spread on.',
+            z.object({
+              campaignId: z.number().int(),
+              from: z.string().describe('the range start, ISO 8601 UTC'),
+              to: z.string().describe('the range end (exclusive), ISO 8601 UTC'),
+              cost: z.string().describe('the amount in the account currency (converted when given in another), decimal string'),
+              currency: z.string().describe('ACCOUNT_CURRENCY'),
+              visits: z.number().int().describe('human visits that carry it'),
+            }),
+          ),
+          ...apiWriteErrors({ 404: 'No campaign has this id.', 409: 'The campaign has no human visits in the range to carry the cost; nothing was changed.' }, 404, 409),
         },
       },
     },

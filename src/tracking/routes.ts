@@ -9,6 +9,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { requireApiKey } from '../http/auth.js';
+import { answer, apiReadErrors, ErrorOut } from '../management/api-answers.js';
 import { createClickIdGenerator } from './click-id.js';
 import {
   CLICK_COOKIE,
@@ -50,6 +51,20 @@ const CtaQuery = z.object({
   campaign: z.string().max(64).optional().describe('campaign key: with an unknown click ID, send to its default offer'),
 });
 const CtaParams = z.object({ n: z.coerce.number().int().min(1).max(100).describe('offer slot on a multi-offer lander (1-based)') });
+/**
+ * The public links' OpenAPI texts. `security: []`: no API key (the document's default asks for
+ * one). Documentation only: their answers are strings or empty, which Fastify never serializes,
+ * so nothing here runs per request.
+ */
+const PUBLIC = { security: [] };
+/** Loosely typed: these handlers return the reply they sent, which a typed string answer would refuse. */
+const docOnly = (answers: Record<number, unknown>) => answers;
+const html = (description: string) => ({ description, content: { 'text/html': { schema: z.string() } } });
+const text = (description: string) => ({ description, content: { 'text/plain': { schema: z.string() } } });
+const REDIRECT = z.undefined().describe('Redirect: the Location header is where the visitor goes.');
+const META_PAGE = html("The campaign's redirectMode is meta or doubleMeta: a page that refreshes to the destination.");
+const UNKNOWN_LINK = text('Unknown, paused (without fallbackUrl) or archived campaign.');
+
 const DmQuery = z.object({
   u: z.string().max(8192).describe('the destination URL, as the first hop wrote it'),
   s: z.string().max(64).describe('signature of u with REDIRECT_SIGNING_SECRET; any other URL gets 404'),
@@ -180,9 +195,12 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
     {
       schema: {
         tags: ['tracking'],
+        operationId: 'click',
+        ...PUBLIC,
         summary: 'Campaign link: records the visit and redirects (302, meta or double meta)',
         description: 'Query parameters are the traffic source parameters; every one is kept with the visit.',
         params: ClickParams,
+        response: docOnly({ 302: REDIRECT, 200: META_PAGE, 404: UNKNOWN_LINK }),
       },
     },
     (req, reply) => finish(reply, handleClick(deps, clickRequest(req.params.key, req))),
@@ -198,12 +216,21 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
     {
       schema: {
         tags: ['tracking'],
+        operationId: 'trackVisit',
+        ...PUBLIC,
         summary: 'Direct tracking: records the visit like /click and answers JSON instead of redirecting',
         description: 'For landers the ad links to directly: call it from the page with the page\'s query string (plus `tl_referrer=` the page\'s `document.referrer`, used as the visit\'s referrer instead of the call\'s Referer, which is the lander), keep `clickId`, and send the visitor on through `ctaUrl` (/cta?cid=).',
         params: ClickParams,
         response: {
-          200: z.object({ clickId: z.string().nullable(), destination: z.string(), ctaUrl: z.string().nullable() }),
-          404: z.object({ error: z.object({ code: z.string(), message: z.string() }) }),
+          200: answer(
+            'The visit is recorded (unless the campaign is paused): where /click would have sent the visitor.',
+            z.object({
+              clickId: z.string().nullable().describe('null when the campaign is paused (no visit is recorded)'),
+              destination: z.string().describe('the URL /click would redirect to'),
+              ctaUrl: z.string().nullable().describe('PUBLIC_URL/cta?cid=CLICKID: the link that sends the visitor on; null without a click ID'),
+            }),
+          ),
+          404: answer('Unknown, paused (without fallbackUrl) or archived campaign.', ErrorOut),
         },
       },
     },
@@ -243,27 +270,57 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
     {
       schema: {
         tags: ['tracking'],
+        operationId: 'ctaClickThrough',
+        ...PUBLIC,
         summary: "Lander click-through to the visit's offer",
         description:
           'The click ID comes from the tlcid cookie or `cid`. An unknown click is a 404, unless `campaign` names a campaign: then an offer of its default paths (a paused campaign: its fallbackUrl).',
         querystring: CtaQuery,
+        response: docOnly({ 302: REDIRECT, 200: META_PAGE, 404: text('Unknown click, and no campaign to fall back on.') }),
       },
     },
     (req, reply) => cta(req, reply, undefined),
   );
   app.get(
     '/cta/:n',
-    { schema: { tags: ['tracking'], summary: 'Lander click-through to offer slot n of a multi-offer lander', querystring: CtaQuery, params: CtaParams } },
+    {
+      schema: {
+        tags: ['tracking'],
+        operationId: 'ctaClickThroughSlot',
+        ...PUBLIC,
+        summary: 'Lander click-through to offer slot n of a multi-offer lander',
+        querystring: CtaQuery,
+        params: CtaParams,
+        response: docOnly({ 302: REDIRECT, 200: META_PAGE, 404: text('Unknown click, and no campaign to fall back on.') }),
+      },
+    },
     (req, reply) => cta(req, reply, req.params.n),
   );
   app.get(
     '/track.js',
-    { schema: { tags: ['tracking'], summary: 'Direct-tracking script for landers: <script src="PUBLIC_URL/track.js?campaign=KEY" async>' } },
+    {
+      schema: {
+        tags: ['tracking'],
+        operationId: 'getTrackScript',
+        ...PUBLIC,
+        summary: 'Direct-tracking script for landers: <script src="PUBLIC_URL/track.js?campaign=KEY" async>',
+        response: docOnly({ 200: { description: 'The script.', content: { 'application/javascript': { schema: z.string() } } } }),
+      },
+    },
     (_req, reply) => reply.header('cache-control', 'public, max-age=3600').type('application/javascript; charset=utf-8').send(TRACK_SCRIPT),
   );
   app.get(
     '/dm',
-    { schema: { tags: ['tracking'], summary: 'Second hop of a double meta refresh (signed; not an open redirect)', querystring: DmQuery } },
+    {
+      schema: {
+        tags: ['tracking'],
+        operationId: 'doubleMetaHop',
+        ...PUBLIC,
+        summary: 'Second hop of a double meta refresh (signed; not an open redirect)',
+        querystring: DmQuery,
+        response: docOnly({ 200: html('A page that refreshes to u, sending no referrer.'), 404: text('u is not signed by this tracker.') }),
+      },
+    },
     (req, reply) => {
       const url = safeUrl(req.query.u);
       if (!url || url !== req.query.u || !verifyRedirect(signingSecret, url, req.query.s)) {
@@ -280,8 +337,19 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
       {
         schema: {
           tags: ['ops'],
+          operationId: 'getTrackingStatus',
           summary: 'Click writer and tracking counters: buffered, written, spilled, dropped visits and why',
-          response: { 200: z.object({ geoDb: z.string().nullable(), counters: z.record(z.string(), z.unknown()), clickWriter: z.record(z.string(), z.unknown()) }) },
+          response: {
+            200: answer(
+              'The counters since start-up, of this instance.',
+              z.object({
+                geoDb: z.string().nullable().describe('the geo database file in use; null: visits are recorded without a country'),
+                counters: z.record(z.string(), z.unknown()),
+                clickWriter: z.record(z.string(), z.unknown()),
+              }),
+            ),
+            ...apiReadErrors(),
+          },
         },
       },
       async () => {

@@ -58,6 +58,25 @@ describe('management API documentation', () => {
     expect(Object.keys(spec.paths['/api/affiliate-networks/presets'])).toEqual(['get']);
   });
 
+  it('describes each answer, and documents 409 only where a key can be taken and no body for a 204', () => {
+    for (const [path, ops] of Object.entries(spec.paths as Record<string, Record<string, { responses: Record<string, { description: string; content?: unknown }> }>>)) {
+      // /api/metrics is registered in src/http/metrics.ts, whose answer is not described yet.
+      if (path === '/api/metrics') continue;
+      for (const [method, op] of Object.entries(ops)) {
+        for (const [status, answer] of Object.entries(op.responses)) {
+          expect(answer.description, `${method} ${path} ${status}`).not.toBe('Default Response');
+          if (status === '204') expect(answer.content, `${method} ${path} 204`).toBeUndefined();
+        }
+      }
+    }
+    for (const base of ENTITIES) {
+      expect(Object.keys(spec.paths[base].post.responses).includes('409'), base).toBe(base === '/api/campaigns');
+      expect(spec.paths[`${base}/{id}`].patch.responses).not.toHaveProperty('409');
+    }
+    expect(spec.paths['/api/campaigns/{id}'].get.responses['200'].description).toContain('ETag');
+    expect(spec.paths['/api/campaigns/{id}/clone'].post.responses['409'].description).toContain('key');
+  });
+
   it('renders /docs', async () => {
     const docs = await t.app.inject('/docs/');
     expect(docs.statusCode).toBe(200);
