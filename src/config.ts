@@ -66,6 +66,17 @@ const envSchema = z.object({
   PORT: int(1, 65535).default(8080),
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   PUBLIC_URL: httpUrl.optional(),
+  /**
+   * SameSite of the tlcid cookie. lax (the default) reaches /cta and pixels on the tracking domain's
+   * own site; none also reaches the cookie pixel on an offer page of another site (a cross-site
+   * request), where browsers still allow third-party cookies. None needs Secure, so https.
+   */
+  COOKIE_SAMESITE: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(['lax', 'none'], { error: 'expected lax or none' }))
+    .default('lax'),
   DATABASE_URL: connUrl(['postgres:', 'postgresql:']).optional(),
   DB_POOL_MAX: int(1, 1000).default(10),
   TRACKLANE_DATA_DIR: z.string().trim().min(1).default('./data'),
@@ -149,7 +160,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
   }
   const cfg = parsed.data;
-  return { ...cfg, PUBLIC_URL: cfg.PUBLIC_URL ?? `http://localhost:${cfg.PORT}` };
+  const publicUrl = cfg.PUBLIC_URL ?? `http://localhost:${cfg.PORT}`;
+  if (cfg.COOKIE_SAMESITE === 'none' && !publicUrl.startsWith('https:')) {
+    throw new ConfigError('COOKIE_SAMESITE', 'none needs an https PUBLIC_URL (browsers refuse a SameSite=None cookie that is not Secure)');
+  }
+  return { ...cfg, PUBLIC_URL: publicUrl };
 }
 
 /** A config for tests and tools: defaults plus overrides, without reading process.env. */

@@ -148,7 +148,7 @@ export const trackingRoutes: FastifyPluginAsync<{ ctx: AppContext }> = async (fa
   // directly: its per-reply map, option objects and generic serializer were ~2% of /click's
   // profile under load, and our values (click and visitor IDs) are letters and digits, so nothing
   // needs encoding.
-  const cookieTail = `; Path=/; HttpOnly;${secure ? ' Secure;' : ''} SameSite=Lax`;
+  const cookieTail = `; Path=/; HttpOnly;${secure ? ' Secure;' : ''} SameSite=${config.COOKIE_SAMESITE === 'none' ? 'None' : 'Lax'}`;
   const setCookies = (reply: FastifyReply, cookies: readonly CookieToSet[]) => {
     if (cookies.length > 0) void reply.header('set-cookie', cookies.map((c) => `${c.name}=${c.value}; Max-Age=${Math.floor(c.maxAgeSeconds)}${cookieTail}`));
     // The answer depends on the visitor and the dice: no shared cache may keep it.

@@ -653,6 +653,18 @@ describe.each(BACKENDS)('tracking on %s', (backend) => {
     }
   });
 
+  it('sets SameSite=None with COOKIE_SAMESITE=none, so the cookie pixel on an offer page of another site gets the click ID', async () => {
+    await seedDirectCampaign(t.app.ctx, 'samesite1');
+    const other = await buildTestApp(t.backend, { env: { PUBLIC_URL: 'https://track.example', COOKIE_SAMESITE: 'none' } });
+    try {
+      const res = await other.app.inject({ url: '/click/samesite1', headers: { 'user-agent': CHROME_WIN } });
+      const clickId = cookieValue(res.headers['set-cookie'], 'tlcid')!;
+      expect(res.headers['set-cookie']).toContain(`tlcid=${clickId}; Max-Age=2592000; Path=/; HttpOnly; Secure; SameSite=None`);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('fills {var:NAME} from the visit\'s own parameters only, even for names Object.prototype has', async () => {
     const ts = await seedTrafficSource(t.app.ctx);
     const offer = await seedOffer(t.app.ctx, { url: 'https://offer.example/o?a={var:constructor}&b={var:toString}&c={var:__proto__}&d={var:hasOwnProperty}' });

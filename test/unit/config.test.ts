@@ -42,6 +42,9 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'mysql://x', 'invalid DATABASE_URL'],
     ['PUBLIC_URL', 'javascript:alert(1)', 'invalid PUBLIC_URL'],
     ['LOG_LEVEL', 'loud', 'invalid LOG_LEVEL'],
+    ['COOKIE_SAMESITE', 'strict', 'invalid COOKIE_SAMESITE: expected lax or none'],
+    // PUBLIC_URL defaults to http://localhost: None without Secure is a cookie browsers drop.
+    ['COOKIE_SAMESITE', 'None', 'invalid COOKIE_SAMESITE: none needs an https PUBLIC_URL'],
   ])('rejects %s=%s naming the variable', (name, value, message) => {
     let error: unknown;
     try {
