@@ -21,5 +21,10 @@ RUN mkdir -p /var/lib/tracklane && chown node:node /var/lib/tracklane
 ENV TRACKLANE_DATA_DIR=/var/lib/tracklane
 USER node
 EXPOSE 8080
+# Liveness, not readiness: /readyz fails while Postgres or Redis is away, and a container restarted
+# for that (Swarm, autoheal) cannot start again until Postgres is back, while the running one keeps
+# redirecting. Load balancers should use /readyz.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Create keys with: docker compose exec tracker node dist/cli/apikey.js create --name NAME
 CMD ["node", "dist/server.js"]

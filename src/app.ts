@@ -3,10 +3,12 @@
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import pino from 'pino';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
 import { createLifecycle, type AppContext } from './context.js';
 import { openEmbedded, openPostgres, type Database } from './db/client.js';
+import { withoutStatementParams } from './db/errors.js';
 import { migrate } from './db/migrate.js';
 import { requireApiKey } from './http/auth.js';
 import { acceptEmptyJsonBodies, registerErrorHandling } from './http/errors.js';
@@ -51,6 +53,8 @@ export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
       paths: ['req.headers.authorization', 'req.headers["api-key"]', 'req.headers.cookie', 'req.headers["x-tracklane-secret"]', 'res.headers["set-cookie"]'],
       censor: '[redacted]',
     },
+    // A failed statement's parameters are what was being written, secrets included: logged without them.
+    serializers: { err: withoutStatementParams(pino.stdSerializers.err) },
   };
 }
 
@@ -79,7 +83,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   if (!opts.store) lifecycle.onShutdown('hot store', () => store.close());
   if (opts.migrate) {
     try {
-      await migrate(database);
+      const { applied, total } = await migrate(database);
+      if (applied > 0) app.log.info({ applied, total }, 'database migrated');
     } catch (err) {
       // Close what was opened (the embedded directory's lock, the pool) before the process exits.
       await lifecycle.shutdown();

@@ -27,11 +27,23 @@ async function main() {
     app.log.warn('running on embedded defaults: fine for one instance; several instances need DATABASE_URL and REDIS_URL');
   }
 
-  closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS }, async ({ signal, err }) => {
-    if (err) app.log.error({ err }, 'shutting down after an error');
-    else app.log.info({ signal }, 'shutting down');
-    await app.close();
-  });
+  closeWithGrace(
+    {
+      delay: config.SHUTDOWN_TIMEOUT_MS,
+      // In the log's own format: a plain-text line in a JSON log is one a log pipeline drops.
+      logger: { error: (err: unknown) => app.log.error({ err }, 'shutdown failed') },
+      onTimeout: (ms) => app.log.fatal({ timeoutMs: ms }, 'shutdown did not finish within SHUTDOWN_TIMEOUT_MS; exiting with whatever is not written yet'),
+      onSecondSignal: (signal) => app.log.fatal({ signal }, 'second signal while shutting down; exiting now, without finishing the shutdown'),
+      onSecondError: (err) => app.log.fatal({ err }, 'second error while shutting down; exiting now'),
+    },
+    async ({ signal, err }) => {
+      const started = Date.now();
+      if (err) app.log.error({ err }, 'shutting down after an error');
+      else app.log.info({ signal }, 'shutting down');
+      await closeDraining(app, drainBudgetMs(config));
+      app.log.info({ ms: Date.now() - started }, 'stopped');
+    },
+  );
 
   try {
     await app.listen({ port: config.PORT, host: config.HOST });
@@ -42,6 +54,33 @@ async function main() {
   }
   app.log.info(`Tracklane is up: campaign links on ${config.PUBLIC_URL}/click/KEY, API docs on ${config.PUBLIC_URL}/docs`);
   await announceApiKey(app.ctx.database.kind, config, app);
+}
+
+/**
+ * How long requests in flight may take to finish at shutdown: a quarter of SHUTDOWN_TIMEOUT_MS, so
+ * that the shutdown steps after it (writing buffered visits gets half) always get their turn.
+ */
+const drainBudgetMs = (config: Pick<Config, 'SHUTDOWN_TIMEOUT_MS'>) => Math.floor(config.SHUTDOWN_TIMEOUT_MS / 4);
+
+/**
+ * app.close(), which waits for every request in flight before it runs the shutdown steps: one that
+ * does not end (a client sending its body a byte a second, a report on a hung Postgres) held them
+ * all until SHUTDOWN_TIMEOUT_MS killed the process with its visits unwritten. Past `drainMs` the
+ * connections still open are cut.
+ */
+async function closeDraining(app: Awaited<ReturnType<typeof buildApp>>, drainMs: number): Promise<void> {
+  const cut = setTimeout(() => {
+    app.log.warn({ afterMs: drainMs }, 'requests still in flight at shutdown; closing their connections');
+    app.server.closeAllConnections();
+  }, drainMs);
+  cut.unref();
+  // The server closes once its last request ended; app.close() then goes on with the shutdown steps.
+  app.server.once('close', () => clearTimeout(cut));
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(cut);
+  }
 }
 
 /** On a fresh embedded install, make the first key so the quick start needs no second tool. */

@@ -9,8 +9,13 @@ async function main(): Promise<void> {
   let database: Database | undefined;
   try {
     database = config.DATABASE_URL ? openPostgres({ url: config.DATABASE_URL }) : await openEmbedded({ dataDir: config.TRACKLANE_DATA_DIR });
-    await migrate(database);
-    process.stdout.write(`migrations applied to ${database.describe}\n`);
+    const { applied, total } = await migrate(database);
+    // Say which: "applied" alone read the same on an up-to-date database as after a real change.
+    process.stdout.write(
+      applied > 0
+        ? `applied ${applied} migration${applied === 1 ? '' : 's'} to ${database.describe} (${total} in all)\n`
+        : `${database.describe} is up to date (${total} migrations)\n`,
+    );
   } catch (err) {
     throw databaseStartupError(err, config, database?.describe);
   } finally {

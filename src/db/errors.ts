@@ -36,3 +36,42 @@ export function isUnavailable(err: unknown): boolean {
   }
   return false;
 }
+
+/** drizzle's error for a failed statement: its message carries every bound value. */
+function failedStatement(err: unknown): (Error & { query: string; params: unknown; cause?: unknown }) | undefined {
+  const e = err as { query?: unknown; params?: unknown } | undefined;
+  return err instanceof Error && typeof e?.query === 'string' && 'params' in e ? (err as Error & { query: string; params: unknown }) : undefined;
+}
+
+/**
+ * What went wrong, in the driver's words and without the statement's parameters: those hold
+ * whatever was being written (an affiliate network's postback secret, a visitor's parameters),
+ * and drizzle puts them all in its message, which would put them in the log.
+ */
+export function errorMessage(err: unknown): string {
+  const failed = failedStatement(err);
+  if (!failed) return err instanceof Error ? err.message : String(err);
+  // The embedded database's errors cross a thread boundary: a plain object with a message, not an Error.
+  const causeMessage = (failed.cause as { message?: unknown } | undefined)?.message;
+  const cause = typeof causeMessage === 'string' && causeMessage ? causeMessage : 'statement failed';
+  return `${cause} (in: ${failed.query.replace(/\s+/g, ' ').trim().slice(0, 120)})`;
+}
+
+/**
+ * The logger's `err` serializer, on top of pino's: a failed statement is logged with `errorMessage`
+ * and its stack without the parameters; anything else as pino would.
+ */
+export function withoutStatementParams<T extends object>(serialize: (err: Error) => T): (err: Error) => T {
+  return (err) => {
+    const failed = failedStatement(err);
+    if (!failed) return serialize(err);
+    const message = errorMessage(failed);
+    const type = failed.constructor.name;
+    const clean = Object.assign(new Error(message), sqlState(failed) ? { code: sqlState(failed) } : {});
+    // The frames only: the stack opens with the message, parameters included.
+    const stack = failed.stack ?? '';
+    const at = stack.indexOf(failed.message);
+    clean.stack = `${type}: ${message}${at >= 0 ? stack.slice(at + failed.message.length) : ''}`;
+    return { ...serialize(clean), type };
+  };
+}

@@ -1,7 +1,7 @@
 // One error type and one JSON shape for the whole API: { "error": { "code", "message", "field"? } }.
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
-import { isUnavailable } from '../db/errors.js';
+import { errorMessage, isUnavailable } from '../db/errors.js';
 
 export interface ErrorBody {
   error: { code: string; message: string; field?: string };
@@ -87,26 +87,43 @@ export function acceptEmptyJsonBodies(app: FastifyInstance): void {
   });
 }
 
+/** A file-system error that says the disk is full or not writable (a spill file, the embedded database). */
+function diskError(err: unknown): string | undefined {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, i = 0; e && i < 5; e = e.cause as typeof e, i++) {
+    if (e.code === 'ENOSPC' || e.code === 'EDQUOT' || e.code === 'EROFS') return e.code;
+  }
+  return undefined;
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     let apiError: ApiError;
+    // The route's pattern, never the URL: a postback's query string holds its secret.
+    const where = () => ({ method: req.method, route: req.routeOptions.url });
     if (err instanceof ApiError) apiError = err;
     else if (hasZodFastifySchemaValidationErrors(err)) apiError = validationError(err as never);
     else if (err.validation) apiError = validationError(err as never);
     else if (isResponseSerializationError(err)) {
-      req.log.error({ err, issues: err.cause?.issues }, 'response did not match its schema');
+      req.log.error({ err, issues: err.cause?.issues, ...where() }, 'response did not match its schema');
       apiError = new ApiError(500, 'internal_error', 'internal error');
     } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       apiError = new ApiError(err.statusCode, clientErrorCode(err), err.message);
     } else if (isUnavailable(err)) {
       // Not the request's fault and not for good: the caller should send it again a little later.
-      req.log.warn({ err: err.message }, 'Postgres is unavailable');
+      req.log.warn({ err: errorMessage(err), ...where() }, 'Postgres is unavailable');
       apiError = new ApiError(503, 'unavailable', 'the database is unavailable; try again shortly');
       void reply.header('retry-after', '5');
+    } else if (diskError(err)) {
+      // An operator's problem (free the disk), not the caller's, and gone once fixed: a network retries a 503.
+      req.log.error({ err, ...where() }, 'cannot write to disk: it is full or read-only');
+      apiError = new ApiError(503, 'unavailable', `the tracker cannot write to its disk (${diskError(err)}); try again shortly`);
+      void reply.header('retry-after', '30');
     } else {
-      req.log.error({ err }, 'unhandled error');
-      apiError = new ApiError(500, 'internal_error', 'internal error');
+      req.log.error({ err, ...where() }, 'unhandled error');
+      apiError = new ApiError(500, 'internal_error', `internal error (request ${req.id}; the tracker's log has the details)`);
     }
+    // The id every log line of this request carries, so an answer someone reports can be found in the log.
+    if (apiError.statusCode >= 500) void reply.header('x-request-id', req.id);
     void reply.code(apiError.statusCode).type('application/json; charset=utf-8').send(apiError.toJSON());
   });
   app.setNotFoundHandler((req, reply) => {

@@ -1,7 +1,23 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DrizzleQueryError } from 'drizzle-orm/errors';
+import Fastify, { LogController } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp, loggerOptions } from '../../src/app.js';
+import { configFrom } from '../../src/config.js';
+import { registerErrorHandling } from '../../src/http/errors.js';
+import { readiness } from '../../src/http/health.js';
 import { createApiKey } from '../../src/management/api-keys.js';
 import { apiKeys } from '../../src/db/schema.js';
-import { BACKENDS, setupTestApp, TEST_API_KEY } from '../helpers/test-app.js';
+import { allowConnections, refuseConnections } from '../helpers/outage.js';
+import { BACKENDS, openTestBackend, setupTestApp, TEST_API_KEY } from '../helpers/test-app.js';
+
+/** The tracker's logger options (level, redaction, serializers), writing into `lines`. */
+function capturedLogger(lines: string[], env: Record<string, string> = {}) {
+  const options = loggerOptions(configFrom({ LOG_LEVEL: 'info', ...env })) as object;
+  return { ...options, stream: { write: (line: string) => void lines.push(line) } };
+}
 
 describe.each(BACKENDS)('foundation on %s', (backend) => {
   let t: Awaited<ReturnType<typeof setupTestApp>>;
@@ -133,5 +149,98 @@ describe.each(BACKENDS)('foundation on %s', (backend) => {
     const docs = await t.app.inject('/docs/');
     expect(docs.statusCode).toBe(200);
     expect(docs.body).toContain('swagger');
+  });
+});
+
+describe('the error handler and the log', () => {
+  async function appThrowing(lines: string[]) {
+    // As the tracker runs: no access log (a postback's URL holds its secret).
+    const app = Fastify({ logger: capturedLogger(lines), logController: new LogController({ disableRequestLogging: true }) });
+    registerErrorHandling(app);
+    const enospc = Object.assign(new Error("ENOSPC: no space left on device, write '/var/lib/tracklane/postback-spill/1.ndjson'"), { code: 'ENOSPC' });
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    app.get('/bug', async () => {
+      throw new TypeError("Cannot read properties of undefined (reading 'id')");
+    });
+    app.get('/full', async () => {
+      throw enospc;
+    });
+    app.get('/away', async () => {
+      throw new DrizzleQueryError('insert into affiliate_networks (name, postback_secret) values ($1, $2)', ['n', 'secret-in-params-4711'], refused);
+    });
+    await app.ready();
+    return app;
+  }
+
+  it('answers a bug with 500 and the request id, which the log line carries with the route (never the query string)', async () => {
+    const lines: string[] = [];
+    const app = await appThrowing(lines);
+    const res = await app.inject('/bug?secret=postback-secret-in-url');
+    expect(res.statusCode).toBe(500);
+    const id = res.headers['x-request-id'];
+    expect(id).toMatch(/^req-/);
+    expect(res.json()).toEqual({ error: { code: 'internal_error', message: `internal error (request ${id}; the tracker's log has the details)` } });
+    const logged = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'unhandled error');
+    expect(logged).toMatchObject({ level: 50, reqId: id, method: 'GET', route: '/bug', err: { type: 'TypeError' } });
+    expect(lines.join('')).not.toContain('postback-secret-in-url');
+    await app.close();
+  });
+
+  it('answers a full or read-only disk with 503 and Retry-After, not a 500, and logs it as an error', async () => {
+    const lines: string[] = [];
+    const app = await appThrowing(lines);
+    const res = await app.inject('/full');
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('30');
+    expect(res.json()).toEqual({ error: { code: 'unavailable', message: 'the tracker cannot write to its disk (ENOSPC); try again shortly' } });
+    const logged = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'cannot write to disk: it is full or read-only');
+    expect(logged).toMatchObject({ level: 50, route: '/full', err: { code: 'ENOSPC' } });
+    await app.close();
+  });
+
+  it('logs a statement Postgres did not take without its parameters', async () => {
+    const lines: string[] = [];
+    const app = await appThrowing(lines);
+    const res = await app.inject('/away');
+    expect(res.statusCode).toBe(503);
+    const logged = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'Postgres is unavailable');
+    expect(logged).toMatchObject({ level: 40, route: '/away', err: 'connect ECONNREFUSED 127.0.0.1:5432 (in: insert into affiliate_networks (name, postback_secret) values ($1, $2))' });
+    expect(lines.join('')).not.toContain('secret-in-params-4711');
+    await app.close();
+  });
+
+  it("words a Redis that is reconnecting in /readyz as that, not in ioredis's terms", async () => {
+    const ok = { ping: async () => undefined };
+    const offline = { ping: async () => Promise.reject(new Error("Stream isn't writeable and enableOfflineQueue options is false")) };
+    const result = await readiness({ database: ok, store: offline } as never);
+    expect(result).toEqual({ ready: false, failing: { redis: 'not connected (reconnecting)' } });
+  });
+
+  it("keeps an affiliate network's postback secret out of the log when Postgres is away as it is created", async () => {
+    // Seen live: the 503 was right, but the warning carried drizzle's message, every parameter in it.
+    const resources = await openTestBackend('postgres');
+    const lines: string[] = [];
+    const spill = mkdtempSync(join(tmpdir(), 'tracklane-foundation-log-'));
+    const env = { ...resources.env, TRACKLANE_API_KEY: TEST_API_KEY, CLICK_SPILL_DIR: join(spill, 'v'), POSTBACK_SPILL_DIR: join(spill, 'p'), POSTBACK_WORKER_MS: '0' };
+    const app = await buildApp({ config: configFrom(env), database: resources.database, store: resources.store, logger: capturedLogger(lines, env) });
+    const dbName = new URL(resources.env.DATABASE_URL).pathname.slice(1);
+    try {
+      await app.ready();
+      await refuseConnections(dbName);
+      const res = await app.inject({
+        method: 'POST',
+        url: '/api/affiliate-networks',
+        headers: { 'api-key': TEST_API_KEY },
+        payload: { name: 'Network', preset: 'tune', postbackSecret: 'never-in-the-log-4711' },
+      });
+      expect(res.statusCode, res.body).toBe(503);
+      expect(lines.map((l) => JSON.parse(l).msg)).toContain('Postgres is unavailable');
+      expect(lines.join('')).not.toContain('never-in-the-log-4711');
+    } finally {
+      await allowConnections(dbName);
+      await app.close();
+      await resources.destroy();
+      rmSync(spill, { recursive: true, force: true });
+    }
   });
 });

@@ -2,7 +2,7 @@
 // racing to migrate, graceful exit.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -164,6 +164,57 @@ describe('the server process', () => {
     const badConfig = await runCli('src/cli/migrate.ts', [], { PORT: 'abc' });
     expect(badConfig.output.trim()).toBe('migrate failed: invalid PORT: expected an integer 1-65535');
   }, 60_000);
+
+  it('says how many migrations it applied, and that an up-to-date database is up to date', async () => {
+    // It printed "migrations applied" either way: an operator could not tell a change from a no-op.
+    const name = `${TEST_DB_PREFIX}${Math.floor(Date.now() / 1000)}_migrate`;
+    assertTestDatabaseName(name);
+    await withAdmin((c) => c.query(`create database "${name}"`));
+    cleanups.push(() => withAdmin((c) => c.query(`drop database if exists "${name}" with (force)`)).then(() => undefined));
+    const n = journal.entries.length;
+    const fresh = await runCli('src/cli/migrate.ts', [], { DATABASE_URL: databaseUrl(name) });
+    expect(fresh.output.trim()).toBe(`applied ${n} migrations to postgres 127.0.0.1:5432/${name} (${n} in all)`);
+    expect(fresh.code).toBe(0);
+    const again = await runCli('src/cli/migrate.ts', [], { DATABASE_URL: databaseUrl(name) });
+    expect(again.output.trim()).toBe(`postgres 127.0.0.1:5432/${name} is up to date (${n} migrations)`);
+    expect(again.code).toBe(0);
+  }, 60_000);
+
+  it('cuts a request that does not finish at shutdown, so the shutdown steps still run and it exits 0', async () => {
+    // A client sending its body a byte a second held app.close() until SHUTDOWN_TIMEOUT_MS killed the
+    // process (exit 1, "killed by timeout" in plain text), with no shutdown step run: buffered visits
+    // unwritten, the embedded data directory's lock left behind.
+    const dir = mkdtempSync(join(tmpdir(), 'tracklane-drain-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const key = 'drain-test-key-0123456789';
+    const server = spawnServer({ PORT: String(await freePort()), TRACKLANE_DATA_DIR: dir, TRACKLANE_API_KEY: key, SHUTDOWN_TIMEOUT_MS: '8000' });
+    cleanups.push(async () => void (await server.stop('SIGKILL')));
+    await waitForReady(server, { timeoutMs: 60_000 });
+
+    const slow = connect(Number(new URL(server.url).port), '127.0.0.1');
+    cleanups.push(async () => void slow.destroy());
+    await new Promise<void>((resolve) => slow.once('connect', resolve));
+    slow.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => slow.once('close', () => resolve()));
+    // Node answers 100 Continue once it has parsed the headers: from then on the request is in
+    // flight, whatever the load on this machine (a SIGTERM before that finds an idle connection).
+    const continued = new Promise<void>((resolve) => slow.once('data', (d) => String(d).startsWith('HTTP/1.1 100') && resolve()));
+    slow.write(`POST /api/conversions HTTP/1.1\r\nHost: x\r\napi-key: ${key}\r\ncontent-type: text/csv\r\ncontent-length: 100000\r\nexpect: 100-continue\r\n\r\n`);
+    await continued;
+    slow.write('clickId,payout\r\n');
+
+    const started = Date.now();
+    expect(await server.stop('SIGTERM')).toBe(0);
+    // The drain gets a quarter of SHUTDOWN_TIMEOUT_MS; the steps after it take a moment, never the rest.
+    expect(Date.now() - started).toBeLessThan(8000);
+    await closed;
+    const lines = server.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; afterMs?: number });
+    expect(lines.find((l) => l.msg === 'requests still in flight at shutdown; closing their connections')?.afterMs).toBe(2000);
+    expect(lines.map((l) => l.msg)).toContain('stopped');
+    expect(server.output()).not.toContain('killed by timeout');
+    // The database's shutdown step ran: the directory is released.
+    expect(existsSync(join(dir, 'tracklane.lock'))).toBe(false);
+  }, 120_000);
 
   it('starts on the embedded default with no DATABASE_URL or REDIS_URL and prints a first API key', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tracklane-embedded-'));

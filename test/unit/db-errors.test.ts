@@ -1,5 +1,7 @@
+import { DrizzleQueryError } from 'drizzle-orm/errors';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { isDataError, isUnavailable, sqlState } from '../../src/db/errors.js';
+import { errorMessage, isDataError, isUnavailable, sqlState, withoutStatementParams } from '../../src/db/errors.js';
 
 const pgError = (code: string, message = 'x') => Object.assign(new Error(message), { code });
 
@@ -22,5 +24,33 @@ describe('Postgres error classes', () => {
     expect(isUnavailable(new TypeError("Cannot read properties of undefined (reading 'id')"))).toBe(false);
     expect(isDataError(pgError('23505'))).toBe(true);
     expect(isDataError(pgError('08006'))).toBe(false);
+  });
+});
+
+describe('a failed statement in the log', () => {
+  // drizzle's message is "Failed query: <sql>\nparams: <every bound value>": creating an affiliate
+  // network while Postgres was away logged its postback secret.
+  const query = 'insert into "affiliate_networks" ("id", "name", "postback_secret") values (default, $1, $2) returning "id"';
+  const failed = () => new DrizzleQueryError(query, ['My network', 'the-postback-secret-4711'], Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }));
+
+  it('is worded by the driver, with the start of the statement and none of its parameters', () => {
+    expect(errorMessage(failed())).toBe('connect ECONNREFUSED 127.0.0.1:5432 (in: insert into "affiliate_networks" ("id", "name", "postback_secret") values (default, $1, $2) returning "id")');
+    // The embedded database's error crosses a thread: a plain object with a message.
+    expect(errorMessage(new DrizzleQueryError('select 1', ['x'], { message: 'could not extend file "base/5/1": No space left on device' } as Error))).toBe(
+      'could not extend file "base/5/1": No space left on device (in: select 1)',
+    );
+    expect(errorMessage(new Error('plain'))).toBe('plain');
+  });
+
+  it("is serialized by the logger without its parameters, stack frames kept, anything else as pino's own", () => {
+    const serialize = withoutStatementParams(pino.stdSerializers.err);
+    const logged = serialize(failed());
+    expect(JSON.stringify(logged)).not.toContain('the-postback-secret-4711');
+    expect(JSON.stringify(logged)).not.toContain('My network');
+    expect(logged.message).toBe(errorMessage(failed()));
+    expect(logged.type).toBe('DrizzleQueryError');
+    expect(logged.stack).toMatch(/^DrizzleQueryError: connect ECONNREFUSED 127\.0\.0\.1:5432 \(in: insert into .*\)\n {4}at /);
+    const other = new TypeError('x is not a function');
+    expect(serialize(other)).toEqual(pino.stdSerializers.err(other));
   });
 });

@@ -13,6 +13,22 @@ describe('docker-compose.yml', () => {
     for (const name of ['postgres', 'redis', 'tracker']) expect(compose.services[name].healthcheck?.test).toBeTruthy();
   });
 
+  it("checks the tracker's liveness (/healthz), not its readiness, in the image and in compose", () => {
+    // On /readyz a Postgres outage made the tracker unhealthy, and Swarm or autoheal restarted it into
+    // a start-up that cannot pass until Postgres is back, while the running one kept redirecting.
+    expect(compose.services.tracker.healthcheck.test.join(' ')).toContain('http://127.0.0.1:8080/healthz');
+    expect(compose.services.tracker.healthcheck.start_period).toBe('60s');
+    const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
+    expect(dockerfile).toMatch(/^HEALTHCHECK .*\n\s+CMD \[.*process\.env\.PORT \|\| 8080\) \+ '\/healthz'/m);
+  });
+
+  it('gives the shutdown its time before docker kills it, and rotates the logs', () => {
+    const grace = Number(/^(\d+)s$/.exec(compose.services.tracker.stop_grace_period)![1]) * 1000;
+    const shutdown = Number(compose.services.tracker.environment.SHUTDOWN_TIMEOUT_MS ?? loadConfig({}).SHUTDOWN_TIMEOUT_MS);
+    expect(grace).toBeGreaterThan(shutdown);
+    expect(compose.services.tracker.logging).toEqual({ driver: 'json-file', options: { 'max-size': '10m', 'max-file': '5' } });
+  });
+
   it('keeps Postgres data on a volume', () => {
     expect(compose.services.postgres.volumes.some((v: string) => v.endsWith(':/var/lib/postgresql/data'))).toBe(true);
     expect(Object.keys(compose.volumes)).toContain('pgdata');
