@@ -4,7 +4,7 @@
 // attributionFor(ctx).
 import { join } from 'node:path';
 import type { AppContext } from '../context.js';
-import { isUnavailable } from '../db/errors.js';
+import { errorMessage, isUnavailable } from '../db/errors.js';
 import { ApiError } from '../http/errors.js';
 import { startPeriodic } from '../periodic.js';
 import { createRateCache, type RateCache } from './currency.js';
@@ -137,8 +137,10 @@ async function createAttributionService(ctx: AppContext): Promise<AttributionSer
         return count(await recordConversion(pendingDeps(), input));
       } catch (err) {
         if (!spillable(input) || !isUnavailable(err)) throw err;
-        log.warn({ err: (err as Error).message, clickId: input.params.clickId }, 'Postgres is away: postback kept on disk, recorded once it is back');
-        return count(await queue(input));
+        // errorMessage: the failed statement's parameters are the postback's, secret included.
+        const out = count(await queue(input));
+        log.warn({ err: errorMessage(err), clickId: input.params.clickId }, 'Postgres is away: postback kept on disk, recorded once it is back');
+        return out;
       }
     },
     retryPending: (now) => retryPendingPostbacks(pendingDeps(), now),
