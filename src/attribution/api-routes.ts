@@ -4,7 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { badRequest, notFound } from '../http/errors.js';
-import { answer, apiReadErrors, apiWriteErrors } from '../management/api-answers.js';
+import { answer, apiReadErrors, apiWriteErrors } from '../http/answers.js';
 import { deleteRate, listRates, RATE_RE, setRate } from './currency.js';
 import { csvObjects, CsvError } from './csv.js';
 import { listDeliveries, requeueFailedDeliveries } from './deliveries.js';

@@ -5,7 +5,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { ApiError } from '../http/errors.js';
-import { errorAnswers } from '../management/api-answers.js';
+import { errorAnswers } from '../http/answers.js';
 import { flattenParams, parsePostbackParams, parseTextBody } from './params.js';
 import type { Outcome } from './record.js';
 import { attributionFor } from './service.js';

@@ -4,7 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { notFound } from '../http/errors.js';
-import { answer, apiWriteErrors } from './api-answers.js';
+import { answer, apiWriteErrors } from '../http/answers.js';
 import { createApiKey, listApiKeys, revokeApiKey } from './api-keys.js';
 import { IdParam } from './fields.js';
 

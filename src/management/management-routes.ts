@@ -15,7 +15,7 @@ import {
   toAffiliateNetwork,
   updateAffiliateNetwork,
 } from './affiliate-networks.js';
-import { answer, apiReadErrors, apiWriteErrors } from './api-answers.js';
+import { answer, apiReadErrors, apiWriteErrors } from '../http/answers.js';
 import { CampaignClone, CampaignCreate, CampaignOut, CampaignPatch, cloneCampaign, createCampaign, paramsFor, toCampaign, updateCampaign } from './campaigns.js';
 import { IdParam } from './fields.js';
 import { createLander, LanderCreate, LanderOut, LanderPatch, toLander, updateLander } from './landers.js';

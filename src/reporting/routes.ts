@@ -10,7 +10,7 @@ import type { Db } from '../db/client.js';
 import { attributionFor } from '../attribution/service.js';
 import { fitsMoney, isMoney } from '../attribution/decimal.js';
 import { badRequest, conflict, notFound } from '../http/errors.js';
-import { answer, apiReadErrors, apiWriteErrors } from '../management/api-answers.js';
+import { answer, apiReadErrors, apiWriteErrors } from '../http/answers.js';
 import { setVisitCosts } from './cost-update.js';
 import { startRollupDeltaFolder } from './rollup-deltas.js';
 import { csvLine, reportCsv } from './csv.js';

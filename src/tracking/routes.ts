@@ -9,7 +9,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { requireApiKey } from '../http/auth.js';
-import { answer, apiReadErrors, ErrorOut } from '../management/api-answers.js';
+import { answer, apiReadErrors, ErrorOut } from '../http/answers.js';
 import { createClickIdGenerator } from './click-id.js';
 import {
   CLICK_COOKIE,

@@ -1,8 +1,7 @@
 // How the routes' answers read in /openapi.json: a described success answer, and the error answers
 // (the one `{ error: { code, message, field? } }` shape of src/http/errors.ts) a route can give, so
 // a generated client has a type and a description for each. These also serialize the answers:
-// the error shape must stay exactly ApiError.toJSON(). (It belongs beside ApiError in
-// src/http/errors.ts; it lives here while that folder is being changed.)
+// the error shape must stay exactly ApiError.toJSON() (errors.ts).
 import { z } from 'zod';
 
 export const ErrorOut = z.object({
