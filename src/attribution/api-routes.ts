@@ -2,8 +2,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { eq } from 'drizzle-orm';
 import type { AppContext } from '../context.js';
-import { badRequest, notFound } from '../http/errors.js';
+import { trafficSources } from '../db/schema.js';
+import { ApiError, badRequest, notFound } from '../http/errors.js';
 import { answer, apiReadErrors, apiWriteErrors } from '../http/answers.js';
 import { deleteRate, listRates, RATE_RE, setRate } from './currency.js';
 import { csvObjects, CsvError } from './csv.js';
@@ -252,12 +254,17 @@ export const attributionApiRoutes: FastifyPluginAsync<{ ctx: AppContext }> = asy
               skipped: z.number().int().describe('failed forwards that matched but were left failed (see the description)'),
             }),
           ),
-          ...apiWriteErrors(),
+          ...apiWriteErrors({ 404: 'No traffic source has that trafficSourceId.' }, 404),
         },
       },
     },
     async (req) => {
       const { ids, trafficSourceId, since } = req.body;
+      // A mistyped id would answer { requeued: 0 }, which reads as "nothing had failed".
+      if (trafficSourceId !== undefined) {
+        const [known] = await ctx.db.select({ id: trafficSources.id }).from(trafficSources).where(eq(trafficSources.id, trafficSourceId));
+        if (!known) throw new ApiError(404, 'not_found', `traffic source ${trafficSourceId} not found`, 'trafficSourceId');
+      }
       // Postgres has no year 0, which the ISO format allows (0000-01-01T00:00:00Z): no forward is
       // older than 1970, so an earlier time selects the same rows and never reaches Postgres.
       const from = since === undefined ? undefined : new Date(Math.max(Date.parse(since), 0));

@@ -154,6 +154,10 @@ describe.each(BACKENDS)('retrying failed postback forwards on %s', (backend) => 
     const [a2Delivery] = await deliveriesOf(a2.conversionId);
     expect(a2Delivery.state).toBe('failed');
 
+    // A traffic source that does not exist is named, not answered as "nothing had failed".
+    const unknown = await retry({ trafficSourceId: 2_000_000_000 });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().error).toEqual({ code: 'not_found', message: 'traffic source 2000000000 not found', field: 'trafficSourceId' });
     // Criteria narrow each other: an id of another traffic source matches nothing.
     expect((await retry({ ids: [a1.delivery.id], trafficSourceId: b.f.trafficSourceId })).json()).toEqual({ requeued: 0, skipped: 0 });
     expect((await retry({ trafficSourceId: a1.f.trafficSourceId, since: new Date(Date.now() + 3600_000).toISOString() })).json()).toEqual({ requeued: 0, skipped: 0 });
@@ -246,7 +250,7 @@ describe.each(BACKENDS)('retrying failed postback forwards on %s', (backend) => 
       expect(res.json().error, JSON.stringify(body)).toMatchObject({ code: 'invalid_request', field });
     }
     // Valid ISO that Postgres cannot hold (it has no year 0): a time before every forward, not a 500.
-    for (const since of ['0000-01-01T00:00:00Z', '0001-01-01T00:00:00+23:59']) expect((await retry({ since, trafficSourceId: 2_147_483_647 })).json()).toEqual({ requeued: 0, skipped: 0 });
+    for (const since of ['0000-01-01T00:00:00Z', '0001-01-01T00:00:00+23:59']) expect((await retry({ since, ids: [2_147_483_647] })).json()).toEqual({ requeued: 0, skipped: 0 });
     const notJson = await t.app.inject({ method: 'POST', url: '/api/postback-deliveries/retry', headers: { ...authHeaders(), 'content-type': 'application/json' }, payload: '{"ids":' });
     expect(notJson.statusCode).toBe(400);
     const noBody = await t.app.inject({ method: 'POST', url: '/api/postback-deliveries/retry', headers: authHeaders() });
