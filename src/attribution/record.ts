@@ -249,37 +249,34 @@ export async function attributeToClick(deps: RecordDeps, click: ClickRecord, inp
       deps.log.warn({ clickId: click.clickId, type: params.type, txid, status, currentStatus: existing.status, receivedAt: input.receivedAt.toISOString(), statusSince: existing.statusSince }, 'postback older than the conversion\'s current status: not applied');
       return { outcome: 'duplicate', conversionId: existing.id, status: existing.status };
     }
-    if (existing.status === status) {
-      // The amount changed, not the status: reports and the status history follow; the traffic
-      // source is not told again (a second forward of the same status would count twice there).
-      const [row] = await deps.db
-        .update(conversions)
-        .set({ payout, originalPayout, originalCurrency: currency, cost: conversionCost(campaign, status, payout), updatedAt: sql`now()`, statusReceivedAt: input.receivedAt ?? null })
-        // Only from the amount just read: two concurrent corrections cannot both apply.
-        .where(and(eq(conversions.id, existing.id), eq(conversions.status, existing.status), eq(conversions.originalPayout, existing.originalPayout), eq(conversions.originalCurrency, existing.originalCurrency)))
-        .returning({ id: conversions.id });
-      if (row) return { outcome: 'payout_changed', conversionId: existing.id, status, previousPayout: normalizeMoney(existing.payout) };
-      continue;
-    }
-
+    // A status change, or (same status) a corrected amount: one update, from the row just read, so
+    // two concurrent changes cannot both apply. Only a status change is forwarded: a second forward
+    // of the same status would count twice at the traffic source.
+    const statusChanged = existing.status !== status;
     // A decline without a payout keeps the amount it reverses; reports leave declined out. Read
     // back from numeric (13.750000), it is made canonical as a new conversion's is: the forward's
     // {payout} must not change spelling with the status.
     const newPayout = params.payout !== undefined ? payout : normalizeMoney(existing.payout);
     // A new payout comes with its own currency: the original amount shown must be the one paid.
     const original = params.payout !== undefined ? { originalPayout, originalCurrency: currency } : {};
+    const unchangedSinceRead = and(
+      eq(conversions.id, existing.id),
+      eq(conversions.status, existing.status),
+      ...(statusChanged ? [] : [eq(conversions.originalPayout, existing.originalPayout), eq(conversions.originalCurrency, existing.originalCurrency)]),
+    );
     const changed = await deps.db.transaction(async (tx) => {
       const [row] = await tx
         .update(conversions)
         .set({ status, payout: newPayout, ...original, cost: conversionCost(campaign, status, newPayout), updatedAt: sql`now()`, statusReceivedAt: input.receivedAt ?? null })
-        // Only from the status just read: two concurrent changes cannot both apply.
-        .where(and(eq(conversions.id, existing.id), eq(conversions.status, existing.status)))
+        .where(unchangedSinceRead)
         .returning({ id: conversions.id });
-      const url = row && forwardUrl(deps, click, campaign, { txid, type: params.type, status, payout: newPayout });
+      const url = row && statusChanged && forwardUrl(deps, click, campaign, { txid, type: params.type, status, payout: newPayout });
       if (row && url) await enqueueDelivery(tx as unknown as Db, row.id, click.trafficSourceId, url);
       return row;
     });
-    if (changed) return { outcome: 'status_changed', conversionId: existing.id, status, previousStatus: existing.status };
+    if (!changed) continue;
+    if (!statusChanged) return { outcome: 'payout_changed', conversionId: existing.id, status, previousPayout: normalizeMoney(existing.payout) };
+    return { outcome: 'status_changed', conversionId: existing.id, status, previousStatus: existing.status };
   }
   throw new Error(`conversion for click ${click.clickId} kept changing under us`);
 }
